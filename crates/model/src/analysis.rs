@@ -1,0 +1,241 @@
+//! What the analyze stage says about a post.
+//!
+//! Every number comes with its reasons: a support lead must be able to see why a post was
+//! scored urgent or influential, so nothing here is a hidden score.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Post;
+
+/// The result of analysing one post.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    /// The language the scorer used: the post's own `lang` when set, else detected from the
+    /// script (`ja`, `en`, or `und` when there is nothing to go by).
+    pub lang: String,
+    pub sentiment: Sentiment,
+    /// One or more of the intents; `["other"]` when none applies.
+    pub intents: Vec<Intent>,
+    /// How soon someone should answer, in [0, 1]; see `urgency_reasons`.
+    pub urgency: f64,
+    /// How far the post may reach, in [0, 1]; see `influence_reasons`.
+    pub influence: f64,
+    /// The watchlists whose query matched, each with the terms that occurred.
+    pub watch: Vec<WatchMatch>,
+    /// Every lexicon hit that took part in scoring, in text order.
+    #[serde(default)]
+    pub hits: Vec<Hit>,
+    #[serde(default)]
+    pub urgency_reasons: Vec<Reason>,
+    #[serde(default)]
+    pub influence_reasons: Vec<Reason>,
+    /// Hashtags in the text, without `#`, normalised (NFKC, lower case).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hashtags: Vec<String>,
+    /// Mentioned handles, without `@`, lower case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
+    /// Links in the text, as written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
+}
+
+/// Sentiment in [-1, 1] and its label.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sentiment {
+    pub score: f64,
+    pub label: SentimentLabel,
+}
+
+impl Sentiment {
+    /// Labels a score with the usual cut-offs: ≥ 0.05 positive, ≤ −0.05 negative.
+    pub fn from_score(score: f64) -> Sentiment {
+        let label = if score >= 0.05 {
+            SentimentLabel::Positive
+        } else if score <= -0.05 {
+            SentimentLabel::Negative
+        } else {
+            SentimentLabel::Neutral
+        };
+        Sentiment { score, label }
+    }
+}
+
+/// The sentiment class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SentimentLabel {
+    Positive,
+    #[default]
+    Neutral,
+    Negative,
+}
+
+impl SentimentLabel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SentimentLabel::Positive => "positive",
+            SentimentLabel::Neutral => "neutral",
+            SentimentLabel::Negative => "negative",
+        }
+    }
+}
+
+/// Why someone wrote the post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Intent {
+    /// Unhappy with a product, a service or how they were treated.
+    Complaint,
+    /// Asks something.
+    Question,
+    /// Asks for something to be done.
+    Request,
+    /// Reports that a service is down: no signal, failing payments, an area problem.
+    Outage,
+    /// Thanks or praise.
+    Praise,
+    /// None of the above.
+    Other,
+}
+
+impl Intent {
+    pub const ALL: [Intent; 6] = [
+        Intent::Complaint,
+        Intent::Question,
+        Intent::Request,
+        Intent::Outage,
+        Intent::Praise,
+        Intent::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intent::Complaint => "complaint",
+            Intent::Question => "question",
+            Intent::Request => "request",
+            Intent::Outage => "outage",
+            Intent::Praise => "praise",
+            Intent::Other => "other",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Intent> {
+        Intent::ALL.into_iter().find(|i| i.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Intent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A watchlist whose query matched.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WatchMatch {
+    /// The watchlist's id from the watchlist file.
+    pub id: String,
+    /// The terms of that watchlist that occur in the post.
+    pub terms: Vec<WatchTerm>,
+}
+
+/// One occurrence of a watch term.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatchTerm {
+    /// The term as written in the watchlist (or the regex source).
+    pub term: String,
+    /// Byte offsets of the occurrence in the post's original text, `start..end`.
+    pub start: usize,
+    pub end: usize,
+}
+
+/// What kind of lexicon entry a hit came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HitKind {
+    /// A word or emoji with a polarity.
+    Sentiment,
+    /// Flips the polarity of what it governs (not, ない).
+    Negation,
+    /// Strengthens (very, 超) or weakens (slightly, 少し) what follows or precedes it.
+    Modifier,
+    /// Marks a contrast (but, けど): the clause after it weighs more.
+    Contrast,
+    /// A cue for an intent.
+    Intent,
+    /// A cue for urgency.
+    Urgency,
+}
+
+/// One lexicon hit and what it contributed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hit {
+    /// The lexicon entry that matched, in its normalised form.
+    pub term: String,
+    pub kind: HitKind,
+    /// Byte offsets in the original text.
+    pub start: usize,
+    pub end: usize,
+    /// The entry's own value (valence on the −4..4 scale, modifier factor, intent weight).
+    pub value: f64,
+    /// What it finally added to the raw sentiment sum (after negation, modifiers, contrast,
+    /// emphasis), or its weight for intent and urgency cues. Zero for modifiers themselves.
+    pub contribution: f64,
+    /// For intent cues, the intent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<Intent>,
+    /// What changed the value on its way to the contribution, e.g. `negated by "not"`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// One factor behind urgency or influence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reason {
+    /// A short stable name (`outage`, `followers`, `verified`, …).
+    pub factor: String,
+    /// What it added to the score.
+    pub contribution: f64,
+    /// A human sentence, e.g. `12,400 followers`.
+    pub detail: String,
+}
+
+/// A post with its analysis: the record the analyze stage writes and `earshot score` prints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoredPost {
+    #[serde(flatten)]
+    pub post: Post,
+    pub analysis: Analysis,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_follow_the_usual_cut_offs() {
+        assert_eq!(Sentiment::from_score(0.05).label, SentimentLabel::Positive);
+        assert_eq!(Sentiment::from_score(0.0499).label, SentimentLabel::Neutral);
+        assert_eq!(Sentiment::from_score(-0.05).label, SentimentLabel::Negative);
+    }
+
+    #[test]
+    fn intents_serialise_in_lower_case() {
+        let json = serde_json::to_string(&vec![Intent::Outage, Intent::Praise]).unwrap();
+        assert_eq!(json, r#"["outage","praise"]"#);
+        assert_eq!(Intent::parse("question"), Some(Intent::Question));
+        assert_eq!(Intent::parse("nope"), None);
+    }
+
+    #[test]
+    fn scored_post_is_the_post_plus_analysis() {
+        let post = Post { id: "1".into(), text: "hi".into(), ..Post::default() };
+        let scored = ScoredPost { post, analysis: Analysis::default() };
+        let value = serde_json::to_value(&scored).unwrap();
+        assert_eq!(value["id"], "1");
+        assert_eq!(value["analysis"]["sentiment"]["label"], "neutral");
+        let back: ScoredPost = serde_json::from_value(value).unwrap();
+        assert_eq!(back, scored);
+    }
+}

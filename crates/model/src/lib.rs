@@ -1,0 +1,38 @@
+//! The data that flows between Earshot's stages.
+//!
+//! Every stage speaks JSON on the wire, and this crate is the one place that says what that
+//! JSON looks like:
+//!
+//! * [`Post`] — one social-media post in a platform-neutral shape, as ingest publishes it.
+//!   Only `id` and `text` are required when reading; every other field has a default, so a
+//!   JSON-lines file with `{"id": "1", "text": "..."}` per line is already valid input.
+//! * [`Analysis`] — what the analyze stage learned about a post: sentiment, intents,
+//!   urgency, influence, the watchlists it matched and an explanation of every hit.
+//! * [`ScoredPost`] — a post with its analysis, the record between analyze and route.
+//!
+//! The shapes are versioned ([`POST_SCHEMA_VERSION`]) and documented with JSON Schema files in
+//! `docs/schema/`.
+//!
+//! ```
+//! use earshot_model::Post;
+//!
+//! let post = Post::from_json(r#"{"id": "42", "text": "回線が繋がらない"}"#.as_bytes()).unwrap();
+//! assert_eq!(post.id, "42");
+//! assert_eq!(post.author.followers, 0);
+//! ```
+
+mod analysis;
+mod error;
+mod post;
+
+pub use analysis::{
+    Analysis, Hit, HitKind, Intent, Reason, ScoredPost, Sentiment, SentimentLabel, WatchMatch,
+    WatchTerm,
+};
+pub use error::ModelError;
+pub use post::{Author, Engagement, Post, MAX_TEXT_BYTES};
+
+/// Version of the [`Post`] JSON shape. Raised on any change a reader must know about.
+pub const POST_SCHEMA_VERSION: u32 = 1;
+/// Version of the [`Analysis`] JSON shape.
+pub const ANALYSIS_SCHEMA_VERSION: u32 = 1;
