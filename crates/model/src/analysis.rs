@@ -230,8 +230,15 @@ mod tests {
 
     #[test]
     fn scored_post_is_the_post_plus_analysis() {
-        let post = Post { id: "1".into(), text: "hi".into(), ..Post::default() };
-        let scored = ScoredPost { post, analysis: Analysis::default() };
+        let post = Post {
+            id: "1".into(),
+            text: "hi".into(),
+            ..Post::default()
+        };
+        let scored = ScoredPost {
+            post,
+            analysis: Analysis::default(),
+        };
         let value = serde_json::to_value(&scored).unwrap();
         assert_eq!(value["id"], "1");
         assert_eq!(value["analysis"]["sentiment"]["label"], "neutral");

@@ -135,7 +135,10 @@ mod tests {
     fn oversize_text_is_refused() {
         let text = "a".repeat(MAX_TEXT_BYTES + 1);
         let json = serde_json::json!({"id": "1", "text": text}).to_string();
-        assert_eq!(Post::from_json(json.as_bytes()).unwrap_err().code(), "oversize");
+        assert_eq!(
+            Post::from_json(json.as_bytes()).unwrap_err().code(),
+            "oversize"
+        );
     }
 
     #[test]
@@ -153,7 +156,11 @@ mod tests {
 
     #[test]
     fn conversation_key_falls_back_to_author_then_post() {
-        let mut post = Post { id: "p".into(), text: "t".into(), ..Post::default() };
+        let mut post = Post {
+            id: "p".into(),
+            text: "t".into(),
+            ..Post::default()
+        };
         assert_eq!(post.conversation_key(), "p");
         post.author.id = "u".into();
         assert_eq!(post.conversation_key(), "u");
