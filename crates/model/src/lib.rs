@@ -23,14 +23,23 @@
 
 mod analysis;
 mod error;
+mod incident;
 mod post;
+mod ticket;
 
 pub use analysis::{
     Analysis, Hit, HitKind, Intent, Reason, ScoredPost, Sentiment, SentimentLabel, WatchMatch,
     WatchTerm,
 };
 pub use error::ModelError;
+pub use incident::{
+    Incident, IncidentBaseline, IncidentChange, IncidentStatus, IncidentWindow, TermCount,
+    INCIDENT_SCHEMA_VERSION,
+};
 pub use post::{Author, Engagement, Post, MAX_TEXT_BYTES};
+pub use ticket::{
+    Priority, ReasonKind, Ticket, TicketAnalysis, TicketReason, TicketSla, TICKET_SCHEMA_VERSION,
+};
 
 /// Version of the [`Post`] JSON shape. Raised on any change a reader must know about.
 pub const POST_SCHEMA_VERSION: u32 = 1;

@@ -1,0 +1,632 @@
+//! The analyzer: one scan of a post, then sentiment, intents, urgency, influence, watchlists.
+
+use std::collections::HashMap;
+
+use earshot_model::{Analysis, Hit, HitKind, Post, Sentiment, WatchMatch, WatchTerm};
+use earshot_text::script::{is_cjk, is_spaced_word_char};
+use earshot_text::{detect_lang, find_entities, normalize, Entities, Normalized};
+use regex::RegexSet;
+
+use crate::error::AnalyzeError;
+use crate::lexicon::{Entry, EntryKind, Lang, Lexicon};
+use crate::matcher::{Matcher, MatcherBuilder, RawMatch, Target};
+use crate::sentiment::{self, Contribution, LexHit, SentimentParams};
+use crate::signals::{self, IntentEvidence, SignalParams};
+use crate::watchlist::{Node, Watchlists};
+
+/// Scores posts. Build one per configuration and share it (it is `Sync`); give each thread
+/// its own [`Scratch`].
+#[derive(Debug)]
+pub struct Analyzer {
+    entries: Vec<Entry>,
+    watchlists: Watchlists,
+    regex_set: Option<RegexSet>,
+    matcher: Matcher,
+    sentiment: SentimentParams,
+    signals: SignalParams,
+}
+
+/// Sizes of a built analyzer, for logs and capacity planning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnalyzerStats {
+    pub lexicon_entries: usize,
+    pub watchlists: usize,
+    pub watch_terms: usize,
+    /// Distinct strings in the automaton (terms, variants, aliases).
+    pub patterns: usize,
+    /// Heap bytes of the automaton.
+    pub automaton_bytes: usize,
+}
+
+/// Per-thread buffers reused from post to post, so analysing allocates little.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    text: Normalized,
+    entities: Entities,
+    raw: Vec<RawMatch>,
+    lex: Vec<LexHit>,
+    cues: Vec<LexHit>,
+    contributions: Vec<Contribution>,
+    /// (term, start, end), sorted by term then start.
+    watch_hits: Vec<(u32, u32, u32)>,
+    /// (mask, start, end).
+    mask_hits: Vec<(u32, u32, u32)>,
+    /// (regex, start, end).
+    regex_hits: Vec<(u32, u32, u32)>,
+    candidates: Vec<bool>,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        Scratch::default()
+    }
+}
+
+impl Analyzer {
+    /// Builds an analyzer from a lexicon and watchlists with the default parameters.
+    pub fn new(lexicon: &Lexicon, watchlists: Watchlists) -> Result<Analyzer, AnalyzeError> {
+        Analyzer::with_params(
+            lexicon,
+            watchlists,
+            SentimentParams::default(),
+            SignalParams::default(),
+        )
+    }
+
+    /// The built-in lexicon and no watchlists: what `earshot explain` uses without a config.
+    pub fn builtin() -> Result<Analyzer, AnalyzeError> {
+        Analyzer::new(&Lexicon::builtin(), Watchlists::empty())
+    }
+
+    pub fn with_params(
+        lexicon: &Lexicon,
+        watchlists: Watchlists,
+        sentiment: SentimentParams,
+        signals: SignalParams,
+    ) -> Result<Analyzer, AnalyzeError> {
+        let entries = dedupe(lexicon.entries());
+        let mut builder = MatcherBuilder::default();
+        for (i, entry) in entries.iter().enumerate() {
+            let target = Target::Lexicon(i as u32);
+            builder.add(&entry.term, target);
+            for variant in variants_of(entry) {
+                builder.add(&variant, target);
+            }
+        }
+        for (i, term) in watchlists.terms.iter().enumerate() {
+            for pattern in &term.patterns {
+                builder.add(pattern, Target::Watch(i as u32));
+            }
+        }
+        for (i, mask) in watchlists.masks.iter().enumerate() {
+            for pattern in &mask.patterns {
+                builder.add(pattern, Target::Mask(i as u32));
+            }
+        }
+        // Elongation aliases last, so that they never shadow a real term.
+        for (i, entry) in entries.iter().enumerate() {
+            if entry.lang == Lang::En && matches!(entry.kind, EntryKind::Sentiment(_)) {
+                for alias in elongation_aliases(&entry.term) {
+                    builder.add_elongation_alias(&alias, Target::Lexicon(i as u32));
+                }
+            }
+        }
+        let matcher = builder.build()?;
+        let regex_set = if watchlists.regexes.is_empty() {
+            None
+        } else {
+            let sources = watchlists.regexes.iter().map(|(_, re)| re.as_str());
+            Some(
+                regex::RegexSetBuilder::new(sources)
+                    .case_insensitive(true)
+                    .build()
+                    .map_err(|e| AnalyzeError::Automaton(e.to_string()))?,
+            )
+        };
+        Ok(Analyzer {
+            entries,
+            watchlists,
+            regex_set,
+            matcher,
+            sentiment,
+            signals,
+        })
+    }
+
+    pub fn stats(&self) -> AnalyzerStats {
+        AnalyzerStats {
+            lexicon_entries: self.entries.len(),
+            watchlists: self.watchlists.len(),
+            watch_terms: self.watchlists.term_count(),
+            patterns: self.matcher.pattern_count(),
+            automaton_bytes: self.matcher.memory_usage(),
+        }
+    }
+
+    /// The watchlists this analyzer evaluates.
+    pub fn watchlists(&self) -> &Watchlists {
+        &self.watchlists
+    }
+
+    /// Analyses one post with fresh buffers. Prefer [`Analyzer::analyze_with`] in loops.
+    pub fn analyze(&self, post: &Post) -> Analysis {
+        self.analyze_with(post, &mut Scratch::new())
+    }
+
+    /// Analyses one post, reusing `scratch`.
+    pub fn analyze_with(&self, post: &Post, scratch: &mut Scratch) -> Analysis {
+        let s = scratch;
+        s.text.normalize(&post.text);
+        let text = s.text.as_str();
+        find_entities(text, &mut s.entities);
+        self.matcher.scan(&s.text, &s.entities, &mut s.raw);
+
+        s.lex.clear();
+        s.cues.clear();
+        s.watch_hits.clear();
+        s.mask_hits.clear();
+        for m in &s.raw {
+            for target in self.matcher.targets(m.pattern) {
+                match *target {
+                    Target::Lexicon(e) => {
+                        let hit = LexHit {
+                            entry: e,
+                            start: m.start,
+                            end: m.end,
+                        };
+                        if self.entries[e as usize].kind.is_cue() {
+                            s.cues.push(hit);
+                        } else {
+                            s.lex.push(hit);
+                        }
+                    }
+                    Target::Watch(t) => s.watch_hits.push((t, m.start, m.end)),
+                    Target::Mask(k) => s.mask_hits.push((k, m.start, m.end)),
+                }
+            }
+        }
+        longest_first(&mut s.lex);
+        longest_first(&mut s.cues);
+
+        let source = post.text.as_str();
+        let normalized = &s.text;
+        let is_caps = |start: u32, end: u32| {
+            let (a, b) = normalized.source_span(start as usize, end as usize);
+            let span = &source[a..b];
+            span.bytes().filter(u8::is_ascii_alphabetic).count() >= 2
+                && !span.bytes().any(|b| b.is_ascii_lowercase())
+        };
+        let all_caps = !source.bytes().any(|b| b.is_ascii_lowercase());
+        let score_text = sentiment::Text {
+            normalized: text,
+            is_caps: &is_caps,
+            all_caps,
+        };
+        let score = sentiment::score(
+            &self.sentiment,
+            &self.entries,
+            &score_text,
+            &s.lex,
+            &mut s.contributions,
+        );
+        let score = signals::round3(score);
+
+        let mut evidence = IntentEvidence::default();
+        let mut urgency_cues = Vec::new();
+        for cue in &s.cues {
+            let entry = &self.entries[cue.entry as usize];
+            match entry.kind {
+                EntryKind::Intent(intent, weight) => evidence.add(intent, weight),
+                EntryKind::Urgency(weight, reason) => {
+                    urgency_cues.push((reason, weight, entry.term.as_str()))
+                }
+                _ => {}
+            }
+        }
+        let intents = signals::intents(&self.signals, evidence, text.contains('?'), score);
+        let (urgency, urgency_reasons) = signals::urgency(&intents, score, &urgency_cues);
+        let (influence, influence_reasons) = signals::influence(
+            post.author.followers,
+            post.author.verified,
+            &post.engagement,
+        );
+
+        let lang = match post.lang.as_deref() {
+            Some(lang) if !lang.is_empty() => lang.to_lowercase(),
+            _ => detect_lang(text).to_string(),
+        };
+        let watch = self.evaluate_watchlists(post, &lang, s);
+        let hits = self.explain_hits(s);
+        let entity_texts = |spans: &[(usize, usize)]| -> Vec<String> {
+            spans
+                .iter()
+                .map(|&(a, b)| s.text.as_str()[a + 1..b].to_string())
+                .collect()
+        };
+        Analysis {
+            sentiment: Sentiment::from_score(score),
+            intents,
+            urgency,
+            influence,
+            watch,
+            hits,
+            urgency_reasons,
+            influence_reasons,
+            hashtags: entity_texts(&s.entities.hashtags),
+            mentions: entity_texts(&s.entities.mentions),
+            urls: s
+                .entities
+                .urls
+                .iter()
+                .map(|&(a, b)| {
+                    let (a, b) = s.text.source_span(a, b);
+                    source[a..b].to_string()
+                })
+                .collect(),
+            lang,
+        }
+    }
+
+    fn explain_hits(&self, s: &Scratch) -> Vec<Hit> {
+        let mut hits = Vec::with_capacity(s.lex.len() + s.cues.len());
+        for (hit, contribution) in s.lex.iter().zip(&s.contributions) {
+            let entry = &self.entries[hit.entry as usize];
+            let (kind, value) = match entry.kind {
+                EntryKind::Sentiment(v) => (HitKind::Sentiment, v),
+                EntryKind::Negation => (HitKind::Negation, 0.0),
+                EntryKind::Modifier(m) => (HitKind::Modifier, m),
+                EntryKind::Contrast => (HitKind::Contrast, 0.0),
+                EntryKind::Intent(..) | EntryKind::Urgency(..) => continue,
+            };
+            let (start, end) = s.text.source_span(hit.start as usize, hit.end as usize);
+            hits.push(Hit {
+                term: entry.term.clone(),
+                kind,
+                start,
+                end,
+                value,
+                contribution: signals::round3(contribution.value),
+                intent: None,
+                notes: contribution.notes.clone(),
+            });
+        }
+        for cue in &s.cues {
+            let entry = &self.entries[cue.entry as usize];
+            let (kind, value, intent) = match entry.kind {
+                EntryKind::Intent(intent, w) => (HitKind::Intent, w, Some(intent)),
+                EntryKind::Urgency(w, _) => (HitKind::Urgency, w, None),
+                _ => continue,
+            };
+            let (start, end) = s.text.source_span(cue.start as usize, cue.end as usize);
+            hits.push(Hit {
+                term: entry.term.clone(),
+                kind,
+                start,
+                end,
+                value,
+                contribution: value,
+                intent,
+                notes: Vec::new(),
+            });
+        }
+        hits.sort_by_key(|h| (h.start, h.end));
+        hits
+    }
+
+    fn evaluate_watchlists(&self, post: &Post, lang: &str, s: &mut Scratch) -> Vec<WatchMatch> {
+        let w = &self.watchlists;
+        if w.is_empty() {
+            return Vec::new();
+        }
+        s.watch_hits.sort_unstable();
+        s.watch_hits.dedup();
+        s.candidates.clear();
+        s.candidates.resize(w.watchlists.len(), false);
+        for &(term, ..) in &s.watch_hits {
+            for &index in &w.term_watchlists[term as usize] {
+                s.candidates[index as usize] = true;
+            }
+        }
+        s.regex_hits.clear();
+        if let Some(set) = &self.regex_set {
+            let text = s.text.as_str();
+            for r in set.matches(text).iter() {
+                for m in w.regexes[r].1.find_iter(text) {
+                    s.regex_hits
+                        .push((r as u32, m.start() as u32, m.end() as u32));
+                }
+                for &index in &w.regex_watchlists[r] {
+                    s.candidates[index as usize] = true;
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (index, watchlist) in w.watchlists.iter().enumerate() {
+            if !(s.candidates[index] || watchlist.always_candidate) {
+                continue;
+            }
+            let ctx = Ctx {
+                analyzer: self,
+                post,
+                lang,
+                s,
+                watchlist: index as u32,
+            };
+            if !ctx.eval(&watchlist.node) {
+                continue;
+            }
+            let mut terms = Vec::new();
+            for &term in &watchlist.shown_terms {
+                for (start, end) in ctx.term_positions(term) {
+                    let (a, b) = s.text.source_span(start as usize, end as usize);
+                    terms.push(WatchTerm {
+                        term: w.terms[term as usize].display.clone(),
+                        start: a,
+                        end: b,
+                    });
+                }
+            }
+            for &r in &watchlist.shown_regexes {
+                for &(_, start, end) in s.regex_hits.iter().filter(|h| h.0 == r) {
+                    let (a, b) = s.text.source_span(start as usize, end as usize);
+                    terms.push(WatchTerm {
+                        term: format!("regex:/{}/", w.regexes[r as usize].0),
+                        start: a,
+                        end: b,
+                    });
+                }
+            }
+            terms.sort_by_key(|t| (t.start, t.end));
+            out.push(WatchMatch {
+                id: watchlist.id.clone(),
+                terms,
+            });
+        }
+        out
+    }
+}
+
+/// Evaluation of one watchlist's query over one post's hits.
+struct Ctx<'a> {
+    analyzer: &'a Analyzer,
+    post: &'a Post,
+    lang: &'a str,
+    s: &'a Scratch,
+    watchlist: u32,
+}
+
+impl Ctx<'_> {
+    fn eval(&self, node: &Node) -> bool {
+        let w = &self.analyzer.watchlists;
+        match node {
+            Node::Terms(ids) => ids.iter().any(|&t| self.term_positions(t).next().is_some()),
+            Node::Hashtag(tag) => self
+                .entity_positions(&self.s.entities.hashtags, tag)
+                .next()
+                .is_some(),
+            Node::Mention(handle) => self
+                .entity_positions(&self.s.entities.mentions, handle)
+                .next()
+                .is_some(),
+            Node::Lang(code) => self.lang == code || self.lang.starts_with(&format!("{code}-")),
+            Node::Platform(name) => self.post.platform.eq_ignore_ascii_case(name),
+            Node::Followers(cmp, n) => cmp.holds(self.post.author.followers, *n),
+            Node::Verified(v) => self.post.author.verified == *v,
+            Node::AuthorList(list) => {
+                let members = &w.lists[*list as usize];
+                members.contains(&self.post.author.handle.to_lowercase())
+                    || members.contains(&self.post.author.id)
+            }
+            Node::Regex(r) => self.s.regex_hits.iter().any(|h| h.0 == *r),
+            Node::Near(left, right, distance) => {
+                let left = self.positions(left);
+                let right = self.positions(right);
+                let text = self.s.text.as_str();
+                left.iter().any(|&(ls, le)| {
+                    right.iter().any(|&(rs, re)| {
+                        let (a, b) = if le <= rs {
+                            (le, rs)
+                        } else if re <= ls {
+                            (re, ls)
+                        } else {
+                            return true;
+                        };
+                        tokens(&text[a as usize..b as usize]) <= *distance as usize
+                    })
+                })
+            }
+            Node::Not(inner) => !self.eval(inner),
+            Node::And(children) => children.iter().all(|c| self.eval(c)),
+            Node::Or(children) => children.iter().any(|c| self.eval(c)),
+        }
+    }
+
+    fn positions(&self, node: &Node) -> Vec<(u32, u32)> {
+        match node {
+            Node::Terms(ids) => ids.iter().flat_map(|&t| self.term_positions(t)).collect(),
+            Node::Regex(r) => self
+                .s
+                .regex_hits
+                .iter()
+                .filter(|h| h.0 == *r)
+                .map(|h| (h.1, h.2))
+                .collect(),
+            Node::Hashtag(tag) => self
+                .entity_positions(&self.s.entities.hashtags, tag)
+                .collect(),
+            Node::Mention(handle) => self
+                .entity_positions(&self.s.entities.mentions, handle)
+                .collect(),
+            Node::Or(children) => children.iter().flat_map(|c| self.positions(c)).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Occurrences of a term that no mask of this watchlist or term covers.
+    fn term_positions(&self, term: u32) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let hits = &self.s.watch_hits;
+        let first = hits.partition_point(|h| h.0 < term);
+        hits[first..]
+            .iter()
+            .take_while(move |h| h.0 == term)
+            .map(|h| (h.1, h.2))
+            .filter(move |&(start, end)| {
+                !self.s.mask_hits.iter().any(|&(mask, ms, me)| {
+                    let def = &self.analyzer.watchlists.masks[mask as usize];
+                    ms <= start
+                        && end <= me
+                        && def.watchlist.is_none_or(|w| w == self.watchlist)
+                        && def.term.is_none_or(|t| t == term)
+                })
+            })
+    }
+
+    fn entity_positions<'b>(
+        &'b self,
+        spans: &'b [(usize, usize)],
+        name: &'b str,
+    ) -> impl Iterator<Item = (u32, u32)> + 'b {
+        let text = self.s.text.as_str();
+        spans
+            .iter()
+            .filter(move |&&(a, b)| &text[a + 1..b] == name)
+            .map(|&(a, b)| (a as u32, b as u32))
+    }
+}
+
+/// Tokens in a stretch of normalised text, for NEAR: a run of letters or digits of a spaced
+/// script is one token, and so is each CJK character.
+fn tokens(gap: &str) -> usize {
+    let mut count = 0;
+    let mut in_word = false;
+    for c in gap.chars() {
+        if is_cjk(c) {
+            count += 1;
+            in_word = false;
+        } else if is_spaced_word_char(c) {
+            if !in_word {
+                count += 1;
+            }
+            in_word = true;
+        } else {
+            in_word = false;
+        }
+    }
+    count
+}
+
+/// Sorts hits by start, longest first, and keeps the leftmost-longest non-overlapping ones
+/// (several entries on the very same span are all kept: one text can be two cues).
+fn longest_first(hits: &mut Vec<LexHit>) {
+    hits.sort_unstable_by_key(|h| (h.start, std::cmp::Reverse(h.end), h.entry));
+    let mut kept = 0;
+    let mut last: Option<(u32, u32)> = None;
+    for i in 0..hits.len() {
+        let h = hits[i];
+        let take = match last {
+            None => true,
+            Some((start, end)) => h.start >= end || (h.start == start && h.end == end),
+        };
+        if take {
+            hits[kept] = h;
+            kept += 1;
+            last = Some((h.start, h.end));
+        }
+    }
+    hits.truncate(kept);
+}
+
+/// Keeps the last entry for each text and layer, so that later sources override earlier ones.
+fn dedupe(entries: &[Entry]) -> Vec<Entry> {
+    let layer = |kind: &EntryKind| -> u8 {
+        match kind {
+            EntryKind::Intent(intent, _) => 1 + *intent as u8,
+            EntryKind::Urgency(..) => 20,
+            _ => 0,
+        }
+    };
+    let mut index: HashMap<(&str, u8), usize> = HashMap::new();
+    let mut out: Vec<Entry> = Vec::with_capacity(entries.len());
+    for entry in entries {
+        match index.get(&(entry.term.as_str(), layer(&entry.kind))) {
+            Some(&i) => out[i] = entry.clone(),
+            None => {
+                index.insert((entry.term.as_str(), layer(&entry.kind)), out.len());
+                out.push(entry.clone());
+            }
+        }
+    }
+    out
+}
+
+fn variants_of(entry: &Entry) -> Vec<String> {
+    use earshot_text::kana::{long_vowel_variants, to_hiragana, to_katakana};
+    let mut variants = Vec::new();
+    if entry.variants.kana {
+        for v in [to_hiragana(&entry.term), to_katakana(&entry.term)] {
+            if v != entry.term && !variants.contains(&v) {
+                variants.push(v);
+            }
+        }
+    }
+    if entry.variants.long_vowel {
+        let bases: Vec<String> = std::iter::once(entry.term.clone())
+            .chain(variants.clone())
+            .collect();
+        for base in bases {
+            for v in long_vowel_variants(&base) {
+                if !variants.contains(&v) {
+                    variants.push(normalize(&v));
+                }
+            }
+        }
+    }
+    variants
+}
+
+/// Spellings of an English word with one doubled letter made single, which is what an
+/// elongated `goooood` or `sorrrry` normalises to.
+fn elongation_aliases(term: &str) -> Vec<String> {
+    let chars: Vec<char> = term.chars().collect();
+    let mut aliases = Vec::new();
+    for i in 1..chars.len() {
+        if chars[i] == chars[i - 1]
+            && chars[i].is_alphabetic()
+            && (i < 2 || chars[i - 2] != chars[i])
+        {
+            let alias: String = chars[..i].iter().chain(&chars[i + 1..]).collect();
+            aliases.push(alias);
+        }
+    }
+    aliases
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_undo_one_double_letter() {
+        assert_eq!(elongation_aliases("good"), ["god"]);
+        assert_eq!(
+            elongation_aliases("bookkeeper"),
+            ["bokkeeper", "bookeeper", "bookkeper"]
+        );
+        assert!(elongation_aliases("bad").is_empty());
+    }
+
+    #[test]
+    fn tokens_count_words_and_cjk_characters() {
+        assert_eq!(tokens(" very slow "), 2);
+        assert_eq!(tokens("のバッテリーが"), 7);
+        assert_eq!(tokens(""), 0);
+    }
+
+    #[test]
+    fn longest_first_keeps_leftmost_longest() {
+        let h = |entry, start, end| LexHit { entry, start, end };
+        let mut hits = vec![h(0, 0, 3), h(1, 0, 6), h(2, 3, 6), h(3, 6, 9), h(4, 6, 9)];
+        longest_first(&mut hits);
+        assert_eq!(hits, [h(1, 0, 6), h(3, 6, 9), h(4, 6, 9)]);
+    }
+}

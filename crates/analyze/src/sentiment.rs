@@ -1,0 +1,271 @@
+//! Sentiment from lexicon hits: negation, modifiers, contrast, emphasis, in English and
+//! Japanese.
+//!
+//! The model is VADER's (Hutto & Gilbert, 2014) — valences on a −4..4 scale, summed and
+//! squashed into −1..1 — with rules of our own where Japanese differs: negation *follows* the
+//! word it governs (`良く|ない`, `使え|ません`), modifiers precede it (`超|遅い`), and contrast
+//! particles (`けど`, `のに`, `が、`) make the clause after them weigh more. Every hit's final
+//! contribution and what changed it are kept for the explanation.
+
+use crate::lexicon::{Entry, EntryKind, Lang};
+
+/// The knobs of the scorer. The defaults were tuned on the development sets in
+/// `shared/data/sentiment` (see `docs/analyze.md`); change them there, with the numbers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SentimentParams {
+    /// Squashing constant: `score = s / sqrt(s² + alpha)`.
+    pub alpha: f64,
+    /// Factor applied to a negated English word.
+    pub negation_en: f64,
+    /// Factor applied to a negated Japanese word.
+    pub negation_ja: f64,
+    /// How many words before an English polarity word a negation or modifier may stand.
+    pub scope_en_words: usize,
+    /// How many characters may separate a Japanese word from the negation that follows it.
+    pub scope_ja_negation_chars: usize,
+    /// How many characters may separate a Japanese modifier from the word it modifies.
+    pub scope_ja_modifier_chars: usize,
+    /// Weight of polarity before a contrast word in the same sentence.
+    pub before_contrast: f64,
+    /// Weight of polarity after it.
+    pub after_contrast: f64,
+    /// Added to the magnitude of an English word written in capitals in a mixed-case post.
+    pub caps: f64,
+    /// Added to the magnitude of the sum per `!` (at most four).
+    pub exclamation: f64,
+    /// Magnitude taken off the raw sum before squashing: one mild word in a long post is
+    /// closer to neutral than VADER says.
+    pub dead_zone: f64,
+}
+
+impl Default for SentimentParams {
+    fn default() -> Self {
+        SentimentParams {
+            alpha: 15.0,
+            negation_en: -0.74,
+            negation_ja: -0.8,
+            scope_en_words: 3,
+            scope_ja_negation_chars: 3,
+            scope_ja_modifier_chars: 4,
+            before_contrast: 0.5,
+            after_contrast: 1.5,
+            caps: 0.733,
+            exclamation: 0.292,
+            dead_zone: 0.0,
+        }
+    }
+}
+
+/// A lexicon hit chosen for scoring, in normalised-text offsets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LexHit {
+    pub entry: u32,
+    pub start: u32,
+    pub end: u32,
+}
+
+/// What a hit finally contributed, and why.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Contribution {
+    pub value: f64,
+    pub notes: Vec<String>,
+}
+
+/// What the scorer needs to know about the post.
+pub(crate) struct Text<'a> {
+    /// Normalised text, which hit offsets refer to.
+    pub normalized: &'a str,
+    /// Whether the original, at a normalised span, is written in capitals.
+    pub is_caps: &'a dyn Fn(u32, u32) -> bool,
+    /// The whole post is in capitals (then capitals are no emphasis).
+    pub all_caps: bool,
+}
+
+/// Scores `hits` (sorted by start, not overlapping). Fills `out` with one contribution per
+/// hit (zero for negations, modifiers and contrast words) and returns the score in [-1, 1].
+pub(crate) fn score(
+    params: &SentimentParams,
+    entries: &[Entry],
+    text: &Text<'_>,
+    hits: &[LexHit],
+    out: &mut Vec<Contribution>,
+) -> f64 {
+    out.clear();
+    out.resize(hits.len(), Contribution::default());
+    let t = text.normalized;
+    let mut sum = 0.0;
+    for (i, hit) in hits.iter().enumerate() {
+        let entry = &entries[hit.entry as usize];
+        let EntryKind::Sentiment(valence) = entry.kind else {
+            continue;
+        };
+        let mut v = valence;
+        let mut notes = Vec::new();
+        if entry.lang == Lang::En && !text.all_caps && (text.is_caps)(hit.start, hit.end) {
+            v += valence.signum() * params.caps;
+            notes.push("written in capitals".to_string());
+        }
+        match entry.lang {
+            Lang::En => {
+                for (j, other) in hits[..i].iter().enumerate().rev() {
+                    let words = words_between(t, other.end, hit.start);
+                    if words >= params.scope_en_words
+                        || has_break(&t[other.end as usize..hit.start as usize])
+                    {
+                        break;
+                    }
+                    let o = &entries[hits[j].entry as usize];
+                    if o.lang == Lang::Ja {
+                        continue;
+                    }
+                    match o.kind {
+                        EntryKind::Modifier(m) => {
+                            let decay = [1.0, 0.95, 0.9].get(words).copied().unwrap_or(0.9);
+                            v += v.signum() * m * decay;
+                            notes.push(format!(
+                                "{} by \"{}\"",
+                                if m >= 0.0 { "strengthened" } else { "softened" },
+                                o.term
+                            ));
+                        }
+                        EntryKind::Negation => {
+                            v *= params.negation_en;
+                            notes.push(format!("negated by \"{}\"", o.term));
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Lang::Ja => {
+                for other in hits[..i].iter().rev() {
+                    let gap = &t[other.end as usize..hit.start as usize];
+                    if gap.chars().count() > params.scope_ja_modifier_chars || has_break(gap) {
+                        break;
+                    }
+                    let o = &entries[other.entry as usize];
+                    if let (EntryKind::Modifier(m), Lang::Ja) = (o.kind, o.lang) {
+                        v += v.signum() * m;
+                        notes.push(format!(
+                            "{} by \"{}\"",
+                            if m >= 0.0 { "strengthened" } else { "softened" },
+                            o.term
+                        ));
+                    }
+                }
+                for other in &hits[i + 1..] {
+                    let gap = &t[hit.end as usize..other.start as usize];
+                    if gap.chars().count() > params.scope_ja_negation_chars
+                        || has_break(gap)
+                        || !is_particles(gap)
+                    {
+                        break;
+                    }
+                    let o = &entries[other.entry as usize];
+                    if o.kind == EntryKind::Negation && o.lang == Lang::Ja {
+                        v *= params.negation_ja;
+                        notes.push(format!("negated by \"{}\"", o.term));
+                        break;
+                    }
+                    if matches!(o.kind, EntryKind::Sentiment(_)) {
+                        break;
+                    }
+                }
+            }
+            Lang::Any => {}
+        }
+        // Contrast: the clause after "but"/"けど" is what the writer means.
+        let (sentence_start, sentence_end) = sentence_around(t, hit.start as usize);
+        let mut before = false;
+        let mut after = false;
+        for other in hits {
+            let o = &entries[other.entry as usize];
+            if o.kind != EntryKind::Contrast
+                || (other.start as usize) < sentence_start
+                || (other.end as usize) > sentence_end
+            {
+                continue;
+            }
+            if other.start >= hit.end {
+                before = true;
+            } else if other.end <= hit.start {
+                after = true;
+            }
+        }
+        if before {
+            v *= params.before_contrast;
+            notes.push("before a contrast".to_string());
+        }
+        if after {
+            v *= params.after_contrast;
+            notes.push("after a contrast".to_string());
+        }
+        out[i] = Contribution { value: v, notes };
+        sum += v;
+    }
+    if sum != 0.0 {
+        let exclamations = t.bytes().filter(|&b| b == b'!').count().min(4) as f64;
+        sum += sum.signum() * exclamations * params.exclamation;
+        let magnitude = (sum.abs() - params.dead_zone).max(0.0);
+        sum = sum.signum() * magnitude;
+    }
+    (sum / (sum * sum + params.alpha).sqrt()).clamp(-1.0, 1.0)
+}
+
+/// Words that start in `text[from..to]`.
+fn words_between(text: &str, from: u32, to: u32) -> usize {
+    let slice = text.get(from as usize..to as usize).unwrap_or("");
+    let mut words = 0;
+    let mut in_word = false;
+    for c in slice.chars() {
+        let word = c.is_alphanumeric() || c == '\'';
+        if word && !in_word {
+            words += 1;
+        }
+        in_word = word;
+    }
+    words
+}
+
+/// A clause or sentence boundary: negation and modifiers do not reach across it.
+fn has_break(gap: &str) -> bool {
+    gap.contains(['.', '!', '?', ';', '。', '、', '\n', ',', '…'])
+}
+
+/// Hiragana particles and nothing else may stand between a Japanese word and its negation
+/// (`良く|は|ない`, `好き|じゃ|ない`).
+fn is_particles(gap: &str) -> bool {
+    gap.chars().all(|c| {
+        matches!(
+            c,
+            'は' | 'も' | 'で' | 'じ' | 'ゃ' | 'く' | 'そ' | 'う' | ' '
+        )
+    })
+}
+
+/// The sentence containing byte `at`, as a byte range.
+fn sentence_around(text: &str, at: usize) -> (usize, usize) {
+    let is_end = |c: char| matches!(c, '.' | '!' | '?' | '。' | '\n');
+    let start = text[..at].rfind(is_end).map_or(0, |i| i + 1);
+    let end = text[at..].find(is_end).map_or(text.len(), |i| at + i);
+    (start, end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_words_between_offsets() {
+        assert_eq!(words_between("not very good", 3, 9), 1);
+        assert_eq!(words_between("not good", 3, 4), 0);
+        assert_eq!(words_between("don't really like", 5, 13), 1);
+    }
+
+    #[test]
+    fn sentences_end_at_punctuation() {
+        let t = "bad. but good!";
+        assert_eq!(sentence_around(t, 6), (4, 13));
+        assert_eq!(sentence_around(t, 0), (0, 3));
+    }
+}

@@ -1,0 +1,273 @@
+//! Intent, urgency and influence: explained numbers, never hidden scores.
+//!
+//! * Intent: cue words and phrases add their weight to an intent; a question mark, a clearly
+//!   negative or positive sentiment add evidence too. An intent whose evidence reaches
+//!   [`SignalParams::intent_threshold`] is reported; none reported means `other`.
+//! * Urgency in [0, 1]: outage and complaint intents, negative sentiment, and cue words by
+//!   reason (safety, legal, money, time, distress, churn, escalation; the strongest cue per
+//!   reason counts), each listed with what it added.
+//! * Influence in [0, 1]: followers and engagement on log scales, plus a verified account.
+
+use earshot_model::{Engagement, Intent, Reason};
+
+use crate::lexicon::UrgencyReason;
+
+/// The knobs of intent and urgency scoring.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SignalParams {
+    /// Evidence an intent needs to be reported.
+    pub intent_threshold: f64,
+    /// Evidence for `question` from a `?` in the text.
+    pub question_mark: f64,
+    /// Sentiment at or below which a post counts as evidence of a complaint.
+    pub complaint_sentiment: f64,
+    /// Evidence for `complaint` from such a sentiment.
+    pub complaint_evidence: f64,
+    /// Sentiment at or above which a post counts as evidence of praise.
+    pub praise_sentiment: f64,
+    pub praise_evidence: f64,
+}
+
+impl Default for SignalParams {
+    fn default() -> Self {
+        SignalParams {
+            intent_threshold: 0.75,
+            question_mark: 0.8,
+            complaint_sentiment: -0.3,
+            complaint_evidence: 0.5,
+            praise_sentiment: 0.5,
+            praise_evidence: 0.4,
+        }
+    }
+}
+
+/// Evidence gathered for each intent, indexed like [`Intent::ALL`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct IntentEvidence([f64; 6]);
+
+impl IntentEvidence {
+    pub fn add(&mut self, intent: Intent, weight: f64) {
+        self.0[intent as usize] += weight;
+    }
+
+    pub fn get(&self, intent: Intent) -> f64 {
+        self.0[intent as usize]
+    }
+}
+
+/// Decides the intents from cue evidence, punctuation and sentiment.
+pub(crate) fn intents(
+    params: &SignalParams,
+    mut evidence: IntentEvidence,
+    has_question_mark: bool,
+    sentiment: f64,
+) -> Vec<Intent> {
+    if has_question_mark {
+        evidence.add(Intent::Question, params.question_mark);
+    }
+    // Clear feelings are evidence on their own, growing with strength: at the threshold
+    // they need a cue to back them; 0.4 beyond it they decide alone.
+    if sentiment <= params.complaint_sentiment {
+        let strength = ((params.complaint_sentiment - sentiment) / 0.4).min(1.0);
+        evidence.add(
+            Intent::Complaint,
+            params.complaint_evidence * (1.0 + strength),
+        );
+    }
+    if sentiment >= params.praise_sentiment {
+        let strength = ((sentiment - params.praise_sentiment) / 0.4).min(1.0);
+        evidence.add(Intent::Praise, params.praise_evidence * (1.0 + strength));
+    }
+    // Praise cues in a clearly negative post are sarcasm or politeness ("thanks for nothing").
+    if sentiment <= params.complaint_sentiment {
+        evidence.0[Intent::Praise as usize] *= 0.5;
+    }
+    let mut intents: Vec<Intent> = [
+        Intent::Complaint,
+        Intent::Question,
+        Intent::Request,
+        Intent::Outage,
+        Intent::Praise,
+    ]
+    .into_iter()
+    .filter(|&i| evidence.get(i) >= params.intent_threshold)
+    .collect();
+    if intents.is_empty() {
+        intents.push(Intent::Other);
+    }
+    intents
+}
+
+/// Urgency from intents, sentiment and the strongest cue of each reason.
+pub(crate) fn urgency(
+    intents: &[Intent],
+    sentiment: f64,
+    cues: &[(UrgencyReason, f64, &str)],
+) -> (f64, Vec<Reason>) {
+    let mut reasons = Vec::new();
+    if intents.contains(&Intent::Outage) {
+        reasons.push(reason("outage", 0.35, "reports a service outage".into()));
+    }
+    if intents.contains(&Intent::Complaint) {
+        reasons.push(reason("complaint", 0.15, "is a complaint".into()));
+    }
+    if sentiment < -0.05 {
+        let c = 0.25 * -sentiment;
+        reasons.push(reason(
+            "negative_sentiment",
+            c,
+            format!("sentiment {sentiment:.2}"),
+        ));
+    }
+    for r in UrgencyReason::ALL {
+        let strongest = cues
+            .iter()
+            .filter(|(reason, ..)| *reason == r)
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((_, weight, term)) = strongest {
+            reasons.push(reason(r.as_str(), *weight, format!("\"{term}\"")));
+        }
+    }
+    let total: f64 = reasons.iter().map(|r| r.contribution).sum();
+    (round3(total.min(1.0)), reasons)
+}
+
+/// Influence from the author's reach and the post's engagement.
+pub(crate) fn influence(
+    followers: u64,
+    verified: bool,
+    engagement: &Engagement,
+) -> (f64, Vec<Reason>) {
+    let mut reasons = Vec::new();
+    // 1,000,000 followers saturate the follower part; 10 followers add almost nothing.
+    let reach = ((followers as f64 + 1.0).log10() / 6.0).min(1.0) * 0.6;
+    if followers > 0 {
+        reasons.push(reason(
+            "followers",
+            reach,
+            format!(
+                "{} followers (log scale, 1M = max)",
+                group_digits(followers)
+            ),
+        ));
+    }
+    if verified {
+        reasons.push(reason("verified", 0.2, "verified account".into()));
+    }
+    let interactions = engagement.likes + 2 * engagement.reposts + engagement.replies;
+    if interactions > 0 {
+        let part = ((interactions as f64 + 1.0).log10() / 4.0).min(1.0) * 0.2;
+        reasons.push(reason(
+            "engagement",
+            part,
+            format!(
+                "{} likes, {} reposts, {} replies (log scale, 10k = max)",
+                engagement.likes, engagement.reposts, engagement.replies
+            ),
+        ));
+    }
+    let total: f64 = reasons.iter().map(|r| r.contribution).sum();
+    (round3(total.min(1.0)), reasons)
+}
+
+fn reason(factor: &str, contribution: f64, detail: String) -> Reason {
+    Reason {
+        factor: factor.to_string(),
+        contribution: round3(contribution),
+        detail,
+    }
+}
+
+pub(crate) fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn group_digits(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn question_mark_alone_makes_a_question_and_nothing_makes_other() {
+        let p = SignalParams::default();
+        assert_eq!(
+            intents(&p, IntentEvidence::default(), true, 0.0),
+            [Intent::Question]
+        );
+        assert_eq!(
+            intents(&p, IntentEvidence::default(), false, 0.0),
+            [Intent::Other]
+        );
+    }
+
+    #[test]
+    fn cues_add_up_to_an_intent() {
+        let p = SignalParams::default();
+        let mut e = IntentEvidence::default();
+        e.add(Intent::Outage, 0.5);
+        assert_eq!(intents(&p, e, false, 0.0), [Intent::Other]);
+        e.add(Intent::Outage, 0.5);
+        assert_eq!(
+            intents(&p, e, false, -0.6),
+            [Intent::Complaint, Intent::Outage]
+        );
+    }
+
+    #[test]
+    fn urgency_lists_its_reasons_and_is_capped() {
+        let cues = [
+            (UrgencyReason::Safety, 0.6, "発火"),
+            (UrgencyReason::Safety, 0.3, "煙"),
+            (UrgencyReason::Time, 0.3, "至急"),
+        ];
+        let (u, reasons) = urgency(&[Intent::Outage, Intent::Complaint], -0.8, &cues);
+        assert_eq!(u, 1.0);
+        let factors: Vec<&str> = reasons.iter().map(|r| r.factor.as_str()).collect();
+        assert_eq!(
+            factors,
+            [
+                "outage",
+                "complaint",
+                "negative_sentiment",
+                "safety",
+                "time"
+            ]
+        );
+        assert_eq!(reasons[3].contribution, 0.6);
+        let (calm, none) = urgency(&[Intent::Other], 0.0, &[]);
+        assert_eq!((calm, none.len()), (0.0, 0));
+    }
+
+    #[test]
+    fn influence_is_log_scaled() {
+        let e = Engagement::default();
+        let (small, _) = influence(100, false, &e);
+        let (large, reasons) = influence(
+            1_000_000,
+            true,
+            &Engagement {
+                likes: 9_999,
+                reposts: 0,
+                replies: 0,
+            },
+        );
+        assert!(small > 0.15 && small < 0.25, "{small}");
+        assert_eq!(large, 1.0);
+        assert_eq!(
+            reasons[0].detail,
+            "1,000,000 followers (log scale, 1M = max)"
+        );
+        assert_eq!(influence(0, false, &e).0, 0.0);
+    }
+}

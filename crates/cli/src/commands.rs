@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod check;
+pub mod eval;
+pub mod explain;
+pub mod score;

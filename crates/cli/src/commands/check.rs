@@ -1,0 +1,30 @@
+//! `earshot check`: validate the configuration and every file it names, listing all
+//! problems with file:line, and exit non-zero if there is any.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use earshot_analyze::Analyzer;
+
+use crate::settings::{render_problems, Settings};
+
+pub fn run(config: Option<&Path>) -> Result<ExitCode> {
+    let settings = Settings::load(config)?;
+    let (lexicon, watchlists, problems) = settings.load_analyze_inputs();
+    if !problems.is_empty() {
+        eprintln!("{}", render_problems(&problems));
+        return Ok(ExitCode::from(1));
+    }
+    let analyzer = Analyzer::new(&lexicon, watchlists)?;
+    let stats = analyzer.stats();
+    println!(
+        "ok: {} watchlist(s) with {} term(s), {} lexicon entries, {} patterns in one automaton ({} KiB)",
+        stats.watchlists,
+        stats.watch_terms,
+        stats.lexicon_entries,
+        stats.patterns,
+        stats.automaton_bytes / 1024
+    );
+    Ok(ExitCode::SUCCESS)
+}

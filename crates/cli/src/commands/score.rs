@@ -1,0 +1,62 @@
+//! `earshot score`: posts in, scored posts out, one JSON line each, in input order.
+//!
+//! Invalid lines are reported on stderr with their line number and skipped; the exit status
+//! says whether any were. Blank lines are skipped silently.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use earshot_analyze::Scratch;
+use earshot_model::{Post, ScoredPost};
+
+use crate::settings::analyzer_from;
+
+pub fn run(config: Option<&Path>, input: Option<&Path>) -> Result<ExitCode> {
+    let analyzer = analyzer_from(config)?;
+    let reader: Box<dyn BufRead> = match input {
+        None => Box::new(BufReader::with_capacity(1 << 16, io::stdin().lock())),
+        Some(p) if p == Path::new("-") => {
+            Box::new(BufReader::with_capacity(1 << 16, io::stdin().lock()))
+        }
+        Some(p) => Box::new(BufReader::with_capacity(
+            1 << 16,
+            File::open(p).with_context(|| format!("opening {}", p.display()))?,
+        )),
+    };
+    let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let mut scratch = Scratch::new();
+    let (mut invalid, mut scored) = (0usize, 0usize);
+    for (index, line) in reader.split(b'\n').enumerate() {
+        let line = line.context("reading posts")?;
+        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let post = match Post::from_json(line) {
+            Ok(post) => post,
+            Err(e) => {
+                invalid += 1;
+                eprintln!("line {}: skipped ({}): {e}", index + 1, e.code());
+                continue;
+            }
+        };
+        let analysis = analyzer.analyze_with(&post, &mut scratch);
+        serde_json::to_writer(&mut out, &ScoredPost { post, analysis })?;
+        out.write_all(b"\n")?;
+        scored += 1;
+    }
+    match out.flush() {
+        // A closed pipe (`earshot score | head`) is the reader's choice, not a failure.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        other => other.context("writing scored posts")?,
+    }
+    if invalid > 0 {
+        eprintln!("earshot score: {scored} post(s) scored, {invalid} invalid line(s) skipped");
+        Ok(ExitCode::from(1))
+    } else {
+        Ok(ExitCode::SUCCESS)
+    }
+}

@@ -1,0 +1,142 @@
+//! The configuration file: one TOML file read with the `config` crate, every key overridable by
+//! an `EARSHOT__SECTION__KEY` environment variable. Files it names (watchlists, lexicons) are
+//! resolved relative to the configuration file's folder.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use earshot_analyze::{Analyzer, Lexicon, Problem, Watchlists};
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub analyze: AnalyzeSettings,
+    /// The folder relative paths are resolved against.
+    #[serde(skip)]
+    pub base: PathBuf,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnalyzeSettings {
+    /// The watchlist file (TOML).
+    pub watchlists: Option<PathBuf>,
+    /// Lexicon files (TOML) that add to or override the built-in lexicon, applied in order.
+    pub lexicon: Vec<PathBuf>,
+    /// Leave out the built-in lexicon (only the files above are used).
+    pub no_builtin_lexicon: bool,
+}
+
+impl Settings {
+    /// Reads the configuration file, or the defaults (plus environment) when there is none.
+    pub fn load(path: Option<&Path>) -> Result<Settings> {
+        let mut builder = config::Config::builder();
+        if let Some(path) = path {
+            if !path.exists() {
+                bail!("configuration file {} does not exist", path.display());
+            }
+            builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("EARSHOT")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+        let raw = builder.build().with_context(|| match path {
+            Some(p) => format!("reading configuration {}", p.display()),
+            None => "reading configuration from the environment".to_string(),
+        })?;
+        let mut settings: Settings = raw.try_deserialize().with_context(|| match path {
+            Some(p) => format!("in configuration {}", p.display()),
+            None => "in configuration from the environment".to_string(),
+        })?;
+        settings.base = path
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        Ok(settings)
+    }
+
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base.join(path)
+        }
+    }
+
+    /// Loads the lexicon and watchlists the settings name, collecting every problem.
+    pub fn load_analyze_inputs(&self) -> (Lexicon, Watchlists, Vec<Problem>) {
+        let mut problems = Vec::new();
+        let mut lexicon = if self.analyze.no_builtin_lexicon {
+            Lexicon::empty()
+        } else {
+            Lexicon::builtin()
+        };
+        for file in &self.analyze.lexicon {
+            let path = self.resolve(file);
+            match std::fs::read_to_string(&path) {
+                Ok(source) => {
+                    if let Err(mut p) = lexicon.load_user_file(&path.display().to_string(), &source)
+                    {
+                        problems.append(&mut p);
+                    }
+                }
+                Err(e) => problems.push(Problem::new(
+                    &path.display().to_string(),
+                    (0, 0),
+                    format!("cannot read: {e}"),
+                )),
+            }
+        }
+        let watchlists = match &self.analyze.watchlists {
+            None => Watchlists::empty(),
+            Some(file) => {
+                let path = self.resolve(file);
+                match std::fs::read_to_string(&path) {
+                    Ok(source) => match Watchlists::parse(&path.display().to_string(), &source) {
+                        Ok(w) => w,
+                        Err(mut p) => {
+                            problems.append(&mut p);
+                            Watchlists::empty()
+                        }
+                    },
+                    Err(e) => {
+                        problems.push(Problem::new(
+                            &path.display().to_string(),
+                            (0, 0),
+                            format!("cannot read: {e}"),
+                        ));
+                        Watchlists::empty()
+                    }
+                }
+            }
+        };
+        (lexicon, watchlists, problems)
+    }
+
+    /// Builds the analyzer, or fails listing every problem.
+    pub fn analyzer(&self) -> Result<Analyzer> {
+        let (lexicon, watchlists, problems) = self.load_analyze_inputs();
+        if !problems.is_empty() {
+            bail!("{}", render_problems(&problems));
+        }
+        Ok(Analyzer::new(&lexicon, watchlists)?)
+    }
+}
+
+pub fn render_problems(problems: &[Problem]) -> String {
+    let mut out = format!("{} problem(s) in the configuration:", problems.len());
+    for p in problems {
+        out.push_str("\n  ");
+        out.push_str(&p.to_string());
+    }
+    out
+}
+
+/// Loads settings and builds the analyzer in one step, for commands that only analyse.
+pub fn analyzer_from(config: Option<&Path>) -> Result<Analyzer> {
+    Settings::load(config)?.analyzer()
+}
