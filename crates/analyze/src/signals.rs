@@ -178,8 +178,9 @@ fn reason(factor: &str, contribution: f64, detail: String) -> Reason {
     }
 }
 
+/// Rounds to three decimals for output; `+ 0.0` turns the `-0.0` of an empty sum into `0.0`.
 pub(crate) fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
+    (x * 1000.0).round() / 1000.0 + 0.0
 }
 
 fn group_digits(n: u64) -> String {
