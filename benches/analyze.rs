@@ -19,13 +19,18 @@ fn posts() -> Vec<Post> {
     sample_texts(&repo_root())
         .into_iter()
         .enumerate()
-        .map(|(i, text)| Post { id: i.to_string(), text, ..Post::default() })
+        .map(|(i, text)| Post {
+            id: i.to_string(),
+            text,
+            ..Post::default()
+        })
         .collect()
 }
 
 fn analyzer(terms: usize) -> Analyzer {
     let source = synthetic_watchlists(terms, 50);
-    let watchlists = Watchlists::parse("synthetic.toml", &source).expect("synthetic watchlists parse");
+    let watchlists =
+        Watchlists::parse("synthetic.toml", &source).expect("synthetic watchlists parse");
     Analyzer::new(&Lexicon::builtin(), watchlists).expect("analyzer builds")
 }
 

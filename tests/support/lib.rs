@@ -22,9 +22,18 @@ pub fn sample_texts(root: &Path) -> Vec<String> {
             }
         }
     }
-    for set in ["tests/data/ja_customer_care.tsv", "tests/data/en_customer_care.tsv"] {
+    for set in [
+        "tests/data/ja_customer_care.tsv",
+        "tests/data/en_customer_care.tsv",
+    ] {
         if let Ok(source) = std::fs::read_to_string(root.join(set)) {
-            texts.extend(source.lines().skip(1).filter_map(|l| l.rsplit('\t').next()).map(str::to_string));
+            texts.extend(
+                source
+                    .lines()
+                    .skip(1)
+                    .filter_map(|l| l.rsplit('\t').next())
+                    .map(str::to_string),
+            );
         }
     }
     texts
@@ -35,12 +44,12 @@ pub fn sample_texts(root: &Path) -> Vec<String> {
 /// teams register. Deterministic.
 pub fn synthetic_watchlists(terms: usize, per_list: usize) -> String {
     const SYLLABLES: [&str; 24] = [
-        "カ", "キ", "ク", "サ", "シ", "ス", "タ", "ト", "ナ", "ノ", "ハ", "ヒ", "マ", "ミ", "ラ", "リ", "ル", "レ", "ロ",
-        "ア", "イ", "オ", "ン", "ー",
+        "カ", "キ", "ク", "サ", "シ", "ス", "タ", "ト", "ナ", "ノ", "ハ", "ヒ", "マ", "ミ", "ラ",
+        "リ", "ル", "レ", "ロ", "ア", "イ", "オ", "ン", "ー",
     ];
     const WORDS: [&str; 16] = [
-        "nova", "zen", "pixel", "aero", "luma", "terra", "volt", "echo", "flux", "orbit", "prism", "quartz", "sonic",
-        "vista", "wave", "zest",
+        "nova", "zen", "pixel", "aero", "luma", "terra", "volt", "echo", "flux", "orbit", "prism",
+        "quartz", "sonic", "vista", "wave", "zest",
     ];
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next = move || {
@@ -52,12 +61,25 @@ pub fn synthetic_watchlists(terms: usize, per_list: usize) -> String {
     let mut out = String::new();
     for i in 0..terms {
         if i % per_list == 0 {
-            out.push_str(&format!("\n[[watchlist]]\nid = \"list{}\"\n[watchlist.terms]\nall = [\n", i / per_list));
+            out.push_str(&format!(
+                "\n[[watchlist]]\nid = \"list{}\"\n[watchlist.terms]\nall = [\n",
+                i / per_list
+            ));
         }
         let r = next();
         let term = match r % 3 {
-            0 => format!("{} {}{}", WORDS[(r >> 8) as usize % 16], WORDS[(r >> 16) as usize % 16], i),
-            1 => format!("{}{}-{}", (b'a' + (r >> 8) as u8 % 26) as char, (b'a' + (r >> 16) as u8 % 26) as char, i),
+            0 => format!(
+                "{} {}{}",
+                WORDS[(r >> 8) as usize % 16],
+                WORDS[(r >> 16) as usize % 16],
+                i
+            ),
+            1 => format!(
+                "{}{}-{}",
+                (b'a' + (r >> 8) as u8 % 26) as char,
+                (b'a' + (r >> 16) as u8 % 26) as char,
+                i
+            ),
             _ => {
                 let mut name = String::new();
                 for k in 0..4 {
@@ -78,7 +100,10 @@ pub fn synthetic_watchlists(terms: usize, per_list: usize) -> String {
 pub fn earshot_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test> → target/<profile>/earshot
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target profile dir");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile dir");
     let bin = profile_dir.join(format!("earshot{}", std::env::consts::EXE_SUFFIX));
     if !bin.exists() {
         let status = Command::new(env!("CARGO"))

@@ -189,19 +189,7 @@ impl Analyzer {
         longest_first(&mut s.cues);
 
         let source = post.text.as_str();
-        let normalized = &s.text;
-        let is_caps = |start: u32, end: u32| {
-            let (a, b) = normalized.source_span(start as usize, end as usize);
-            let span = &source[a..b];
-            span.bytes().filter(u8::is_ascii_alphabetic).count() >= 2
-                && !span.bytes().any(|b| b.is_ascii_lowercase())
-        };
-        let all_caps = !source.bytes().any(|b| b.is_ascii_lowercase());
-        let score_text = sentiment::Text {
-            normalized: text,
-            is_caps: &is_caps,
-            all_caps,
-        };
+        let score_text = sentiment::Text::new(source, &s.text);
         let score = sentiment::score(
             &self.sentiment,
             &self.entries,

@@ -187,7 +187,8 @@ impl Lexicon {
     /// Adds an entry; its text is normalised here.
     pub fn push(&mut self, term: &str, lang: Option<Lang>, kind: EntryKind, variants: Variants) {
         let term = normalize(term.trim());
-        if term.is_empty() {
+        // A lone Latin letter matches everywhere (`zzz` normalises to `z`, which is not a word).
+        if term.is_empty() || (term.len() == 1 && term.bytes().all(|b| b.is_ascii_alphanumeric())) {
             return;
         }
         let lang = lang.unwrap_or_else(|| Lang::of_term(&term));

@@ -7,11 +7,14 @@
 //! particles (`けど`, `のに`, `が、`) make the clause after them weigh more. Every hit's final
 //! contribution and what changed it are kept for the explanation.
 
+use earshot_text::Normalized;
+
 use crate::lexicon::{Entry, EntryKind, Lang};
 
 /// The knobs of the scorer. The defaults were tuned on the development sets in
 /// `shared/data/sentiment` (see `docs/analyze.md`); change them there, with the numbers.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SentimentParams {
     /// Squashing constant: `score = s / sqrt(s² + alpha)`.
     pub alpha: f64,
@@ -36,6 +39,16 @@ pub struct SentimentParams {
     /// Magnitude taken off the raw sum before squashing: one mild word in a long post is
     /// closer to neutral than VADER says.
     pub dead_zone: f64,
+    /// Magnitude taken off every polarity word's valence before anything else.
+    pub word_floor: f64,
+    /// Weight of polarity in a sentence that ends with a question mark: asking whether
+    /// something is good is not saying it is.
+    pub question_weight: f64,
+    /// Exponent of the number of polar hits the sum is divided by: many mild words in a long
+    /// text are not as strong as their plain sum.
+    pub hit_damping: f64,
+    /// Weight of an English word that is part of a capitalised name (`Bad Girls Club`).
+    pub name_weight: f64,
 }
 
 impl Default for SentimentParams {
@@ -52,6 +65,10 @@ impl Default for SentimentParams {
             caps: 0.733,
             exclamation: 0.292,
             dead_zone: 0.0,
+            name_weight: 0.0,
+            question_weight: 0.2,
+            hit_damping: 0.4,
+            word_floor: 0.3,
         }
     }
 }
@@ -71,14 +88,85 @@ pub(crate) struct Contribution {
     pub notes: Vec<String>,
 }
 
-/// What the scorer needs to know about the post.
+/// The post's text as the scorer sees it: normalised for offsets and matching, original
+/// for how words were written (capitals).
 pub(crate) struct Text<'a> {
     /// Normalised text, which hit offsets refer to.
     pub normalized: &'a str,
-    /// Whether the original, at a normalised span, is written in capitals.
-    pub is_caps: &'a dyn Fn(u32, u32) -> bool,
+    source: &'a str,
+    map: &'a Normalized,
     /// The whole post is in capitals (then capitals are no emphasis).
-    pub all_caps: bool,
+    all_caps: bool,
+    /// Most words are capitalised (a headline), so capitals say nothing about names.
+    title_case: bool,
+}
+
+impl<'a> Text<'a> {
+    pub fn new(source: &'a str, normalized: &'a Normalized) -> Text<'a> {
+        let all_caps = !source.bytes().any(|b| b.is_ascii_lowercase());
+        let (mut words, mut capitalised) = (0, 0);
+        for word in source.split_whitespace() {
+            if word.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                words += 1;
+                capitalised += usize::from(is_capitalised(word));
+            }
+        }
+        let title_case = words >= 3 && capitalised * 10 >= words * 6;
+        Text {
+            normalized: normalized.as_str(),
+            source,
+            map: normalized,
+            all_caps,
+            title_case,
+        }
+    }
+
+    fn original(&self, start: u32, end: u32) -> (usize, usize) {
+        self.map.source_span(start as usize, end as usize)
+    }
+
+    /// Written in capitals (`LOVE`) in a post that is not all capitals.
+    fn is_shouted(&self, start: u32, end: u32) -> bool {
+        let (a, b) = self.original(start, end);
+        let span = &self.source[a..b];
+        !self.all_caps
+            && span.bytes().filter(u8::is_ascii_alphabetic).count() >= 2
+            && !span.bytes().any(|b| b.is_ascii_lowercase())
+    }
+
+    /// Part of a run of capitalised words (`Bad Girls Club`, `Golden Globe`): a name, whose
+    /// words carry no feeling of the writer.
+    fn is_in_name(&self, start: u32, end: u32) -> bool {
+        if self.title_case || self.all_caps {
+            return false;
+        }
+        let (a, b) = self.original(start, end);
+        let word = &self.source[a..b];
+        if !is_capitalised(word) {
+            return false;
+        }
+        let next = self.source[b..]
+            .strip_prefix(' ')
+            .and_then(|rest| rest.split_whitespace().next());
+        let before = self.source[..a].strip_suffix(' ');
+        let previous = before.and_then(|rest| rest.split_whitespace().next_back());
+        let sentence_start = before.is_none_or(|rest| {
+            rest.trim().is_empty() || rest.trim_end().ends_with(['.', '!', '?', ':', '"'])
+        });
+        // A capitalised first word of a sentence ("Happy Thursday!") is usually just that.
+        !sentence_start
+            && (next.is_some_and(is_capitalised) || previous.is_some_and(is_capitalised))
+    }
+}
+
+/// `Word`: an ASCII capital followed by lower-case letters.
+fn is_capitalised(word: &str) -> bool {
+    let mut chars = word.chars();
+    chars.next().is_some_and(|c| c.is_ascii_uppercase())
+        && chars.clone().next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars
+            .take_while(|c| c.is_alphabetic())
+            .all(|c| c.is_lowercase())
 }
 
 /// Scores `hits` (sorted by start, not overlapping). Fills `out` with one contribution per
@@ -99,9 +187,17 @@ pub(crate) fn score(
         let EntryKind::Sentiment(valence) = entry.kind else {
             continue;
         };
-        let mut v = valence;
+        // Mild words (`want`, `okay`) say little on their own.
+        let mut v = valence.signum() * (valence.abs() - params.word_floor).max(0.0);
         let mut notes = Vec::new();
-        if entry.lang == Lang::En && !text.all_caps && (text.is_caps)(hit.start, hit.end) {
+        if entry.lang == Lang::En
+            && params.name_weight != 1.0
+            && text.is_in_name(hit.start, hit.end)
+        {
+            v *= params.name_weight;
+            notes.push("part of a name".to_string());
+        }
+        if entry.lang == Lang::En && text.is_shouted(hit.start, hit.end) {
             v += valence.signum() * params.caps;
             notes.push("written in capitals".to_string());
         }
@@ -192,6 +288,10 @@ pub(crate) fn score(
                 after = true;
             }
         }
+        if params.question_weight != 1.0 && t[sentence_end..].starts_with('?') {
+            v *= params.question_weight;
+            notes.push("in a question".to_string());
+        }
         if before {
             v *= params.before_contrast;
             notes.push("before a contrast".to_string());
@@ -202,6 +302,10 @@ pub(crate) fn score(
         }
         out[i] = Contribution { value: v, notes };
         sum += v;
+    }
+    let polar = out.iter().filter(|c| c.value != 0.0).count();
+    if polar > 1 && params.hit_damping != 0.0 {
+        sum /= (polar as f64).powf(params.hit_damping);
     }
     if sum != 0.0 {
         let exclamations = t.bytes().filter(|&b| b == b'!').count().min(4) as f64;

@@ -13,7 +13,8 @@ use earshot_model::{Engagement, Intent, Reason};
 use crate::lexicon::UrgencyReason;
 
 /// The knobs of intent and urgency scoring.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SignalParams {
     /// Evidence an intent needs to be reported.
     pub intent_threshold: f64,
@@ -31,12 +32,12 @@ pub struct SignalParams {
 impl Default for SignalParams {
     fn default() -> Self {
         SignalParams {
-            intent_threshold: 0.75,
+            intent_threshold: 0.6,
             question_mark: 0.8,
-            complaint_sentiment: -0.3,
-            complaint_evidence: 0.5,
-            praise_sentiment: 0.5,
-            praise_evidence: 0.4,
+            complaint_sentiment: -0.25,
+            complaint_evidence: 0.6,
+            praise_sentiment: 0.4,
+            praise_evidence: 0.6,
         }
     }
 }

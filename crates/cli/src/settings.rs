@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use earshot_analyze::{Analyzer, Lexicon, Problem, Watchlists};
+use earshot_analyze::{Analyzer, Lexicon, Problem, SentimentParams, SignalParams, Watchlists};
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
@@ -26,6 +26,9 @@ pub struct AnalyzeSettings {
     pub lexicon: Vec<PathBuf>,
     /// Leave out the built-in lexicon (only the files above are used).
     pub no_builtin_lexicon: bool,
+    /// Scorer knobs; the defaults are tuned, see docs/analyze.md.
+    pub sentiment: SentimentParams,
+    pub signals: SignalParams,
 }
 
 impl Settings {
@@ -123,7 +126,12 @@ impl Settings {
         if !problems.is_empty() {
             bail!("{}", render_problems(&problems));
         }
-        Ok(Analyzer::new(&lexicon, watchlists)?)
+        Ok(Analyzer::with_params(
+            &lexicon,
+            watchlists,
+            self.analyze.sentiment,
+            self.analyze.signals,
+        )?)
     }
 }
 

@@ -8,7 +8,7 @@
 //! All lists are folded into one lookup table from account to a bit mask of the lists it is
 //! on, so testing a post against every list costs at most four hash lookups.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 /// At most this many lists: each is one bit of a `u64`.
 pub const MAX_AUTHOR_LISTS: usize = 64;

@@ -9,7 +9,7 @@
 //! day clocks change is as long as the wall clock says (09:00–18:00 is 9 hours, a
 //! 00:00–24:00 day is 23 hours in spring), which is what a team on that clock experiences.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 
 use chrono::{
     DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, Offset, TimeZone, Utc, Weekday,
@@ -34,10 +34,53 @@ pub struct Calendar {
     always_open: bool,
     /// Open intervals per weekday, Monday first, sorted and not overlapping.
     week: [Vec<(Minute, Minute)>; 7],
-    closed_dates: HashSet<NaiveDate>,
+    closed_dates: DateSet,
     /// Month and day closed every year.
     closed_annually: Vec<(u32, u32)>,
-    open_dates: HashSet<NaiveDate>,
+    open_dates: DateSet,
+}
+
+/// A set of dates: a bit per day for 2000–2199 (a due-time search tests several days, so
+/// membership must be cheap), a tree beyond.
+#[derive(Debug, Clone, Default)]
+struct DateSet {
+    bits: Vec<u64>,
+    other: BTreeSet<NaiveDate>,
+}
+
+/// `num_days_from_ce` of 2000-01-01, and the days the bit set covers from there.
+const BITS_FROM: i32 = 730_120;
+const BITS_DAYS: i32 = 200 * 366;
+
+impl DateSet {
+    fn offset(date: NaiveDate) -> Option<usize> {
+        let n = date.num_days_from_ce() - BITS_FROM;
+        (0..BITS_DAYS).contains(&n).then_some(n as usize)
+    }
+
+    fn insert(&mut self, date: NaiveDate) {
+        match DateSet::offset(date) {
+            Some(i) => {
+                if self.bits.len() <= i / 64 {
+                    self.bits.resize(i / 64 + 1, 0);
+                }
+                self.bits[i / 64] |= 1 << (i % 64);
+            }
+            None => {
+                self.other.insert(date);
+            }
+        }
+    }
+
+    fn contains(&self, date: NaiveDate) -> bool {
+        match DateSet::offset(date) {
+            Some(i) => self
+                .bits
+                .get(i / 64)
+                .is_some_and(|w| (w >> (i % 64)) & 1 == 1),
+            None => self.other.contains(&date),
+        }
+    }
 }
 
 impl Calendar {
@@ -48,9 +91,9 @@ impl Calendar {
             tz,
             always_open: false,
             week: Default::default(),
-            closed_dates: HashSet::new(),
+            closed_dates: DateSet::default(),
             closed_annually: Vec::new(),
-            open_dates: HashSet::new(),
+            open_dates: DateSet::default(),
         }
     }
 
@@ -108,15 +151,16 @@ impl Calendar {
     /// Closes on every Japanese national holiday of [`JP_HOLIDAY_YEARS`].
     pub fn with_japanese_holidays(mut self) -> Calendar {
         for year in JP_HOLIDAY_YEARS {
-            self.closed_dates
-                .extend(japanese_holidays(year).into_iter().map(|h| h.date));
+            for h in japanese_holidays(year) {
+                self.closed_dates.insert(h.date);
+            }
         }
         self
     }
 
     /// Closes on these dates.
     pub fn with_closed_dates(mut self, dates: impl IntoIterator<Item = NaiveDate>) -> Calendar {
-        self.closed_dates.extend(dates);
+        dates.into_iter().for_each(|d| self.closed_dates.insert(d));
         self
     }
 
@@ -129,7 +173,7 @@ impl Calendar {
     /// Opens on these dates (their weekday's hours) even if a holiday or closed date says
     /// otherwise: a company working day that falls on a national holiday.
     pub fn with_open_dates(mut self, dates: impl IntoIterator<Item = NaiveDate>) -> Calendar {
-        self.open_dates.extend(dates);
+        dates.into_iter().for_each(|d| self.open_dates.insert(d));
         self
     }
 
@@ -152,10 +196,10 @@ impl Calendar {
 
     /// Whether `date` (local) is closed all day by a holiday or closed date.
     pub fn is_closed_day(&self, date: NaiveDate) -> bool {
-        if self.always_open || self.open_dates.contains(&date) {
+        if self.always_open || self.open_dates.contains(date) {
             return false;
         }
-        self.closed_dates.contains(&date)
+        self.closed_dates.contains(date)
             || self
                 .closed_annually
                 .iter()

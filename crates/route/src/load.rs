@@ -116,22 +116,6 @@ impl<'a> Table<'a> {
         }
     }
 
-    /// A string, or a TOML date written without quotes.
-    pub fn date_like(
-        &self,
-        sink: &mut Sink<'_>,
-        key: &str,
-        node: &'a Spanned<Node>,
-    ) -> Option<At<&'a str>> {
-        match node.get_ref() {
-            Node::Str(s) | Node::Datetime(s) => Some(self.at(s.as_str(), node)),
-            other => {
-                sink.report(self.file, node.span(), wrong(key, "a date string", other));
-                None
-            }
-        }
-    }
-
     pub fn float(&mut self, sink: &mut Sink<'_>, key: &str) -> Option<At<f64>> {
         let node = self.get(key)?;
         number(sink, self.file, key, node).map(|v| self.at(v, node))

@@ -1,0 +1,562 @@
+//! Spike detection: per watchlist and intent, posts are counted in time buckets; the sum of
+//! the last `window` buckets is compared with a learned baseline, and a spike opens one
+//! incident that closes when the volume is back to normal.
+//!
+//! The baseline is an exponentially weighted mean and mean absolute deviation of the window
+//! count, sampled at every bucket boundary (bias-corrected at start: the first samples are
+//! plain averages). A window is a spike when its count reaches
+//! `max(min_count, mean + sensitivity × max(deviation, √mean, 1))`: the √mean floor is the
+//! Poisson noise of a quiet key, so one unlucky minute on a quiet day is not an outage.
+//! Steady growth raises the mean and the deviation with it and never crosses the line; a
+//! burst does. While an incident is open the baseline is frozen (the spike must not become
+//! the new normal); it closes at the first boundary where the window count is back under
+//! `mean + max(deviation, √mean, 1)`, or after `max_open` (a lasting change of level is
+//! not an incident), and a cooldown stops the same key from reopening at once. Nothing opens
+//! during the first window after start, when no baseline exists yet.
+//!
+//! Counts are kept per replica and merged from other replicas (see [`crate::SpikeCounts`]),
+//! so detection runs on the totals of all partitions.
+
+use std::collections::VecDeque;
+
+use chrono::{DateTime, Duration, Utc};
+use earshot_model::{
+    Incident, IncidentBaseline, IncidentChange, IncidentStatus, IncidentWindow, Intent, ScoredPost,
+    TermCount, INCIDENT_SCHEMA_VERSION,
+};
+
+use crate::config::SpikeSettings;
+use crate::counts::{CountKey, SpikeCounts};
+use crate::intern::Interner;
+
+const INTENTS: usize = Intent::ALL.len();
+/// Distinct terms counted per bucket and key; enough for a top-10, bounded for memory.
+const MAX_TERMS_PER_BUCKET: usize = 64;
+/// Bucket boundaries walked one by one after a gap; beyond, the baseline has decayed to 0.
+const MAX_STEPS: i64 = 10_000;
+/// An incident open this long closes: the level changed for good.
+const MAX_OPEN_SECONDS: i64 = 24 * 3600;
+
+pub(crate) fn intent_index(intent: Intent) -> usize {
+    Intent::ALL
+        .iter()
+        .position(|i| *i == intent)
+        .unwrap_or(INTENTS - 1)
+}
+
+#[derive(Debug, Clone)]
+struct Bucket {
+    start: i64,
+    local: u64,
+    remote: u64,
+    terms: Vec<(u32, u32)>,
+}
+
+impl Bucket {
+    fn new(start: i64) -> Bucket {
+        Bucket {
+            start,
+            local: 0,
+            remote: 0,
+            terms: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Open {
+    id: String,
+    revision: u32,
+    opened_at: i64,
+    peak: u64,
+    total: u64,
+    baseline: IncidentBaseline,
+    samples: Vec<String>,
+    terms: Vec<(u32, u64)>,
+    tickets: u64,
+    folded: u64,
+    last_emitted: (u64, u64, u64, u64),
+}
+
+#[derive(Debug, Clone)]
+struct KeyState {
+    watchlist: u32,
+    intent: Intent,
+    ring: VecDeque<Bucket>,
+    mean: f64,
+    dev: f64,
+    open: Option<Open>,
+    cooldown_until: i64,
+    /// The last post ids seen, reused buffers, oldest at `recent_pos`.
+    recent: Vec<String>,
+    recent_pos: usize,
+}
+
+impl KeyState {
+    fn window_count(&self) -> u64 {
+        self.ring.iter().map(|b| b.local + b.remote).sum()
+    }
+}
+
+/// The spike detector of one route replica.
+#[derive(Debug, Clone)]
+pub(crate) struct Detector {
+    s: SpikeSettings,
+    alpha: f64,
+    bucket: i64,
+    k: usize,
+    replica: String,
+    /// Start of the current bucket (Unix seconds).
+    current: Option<i64>,
+    /// Bucket boundaries passed since start: the number of baseline samples.
+    closes: u64,
+    keys: Vec<Option<Box<KeyState>>>,
+    /// Per watchlist id: 0 not yet looked at, 1 counted, 2 not counted.
+    tracked: Vec<u8>,
+    intent_mask: u8,
+    ignore_mask: u64,
+    terms: Interner,
+    remote: SpikeCounts,
+    /// Reused per post, so counting allocates nothing in the steady state.
+    scratch: Vec<u32>,
+    pub opened: u64,
+    pub closed: u64,
+}
+
+impl Detector {
+    pub fn new(s: SpikeSettings, replica: &str, ignore_mask: u64) -> Detector {
+        let bucket = s.bucket.num_seconds().max(1);
+        let half_life = s.half_life.num_seconds().max(1) as f64;
+        let alpha = 1.0 - 0.5f64.powf(bucket as f64 / half_life);
+        let intent_mask = if s.intents.is_empty() {
+            u8::MAX
+        } else {
+            s.intents.iter().fold(0, |m, i| m | 1 << intent_index(*i))
+        };
+        Detector {
+            alpha,
+            bucket,
+            k: s.window_buckets.max(1) as usize,
+            replica: replica.to_string(),
+            current: None,
+            closes: 0,
+            keys: Vec::new(),
+            tracked: Vec::new(),
+            intent_mask,
+            ignore_mask,
+            terms: Interner::new(100_000),
+            remote: SpikeCounts::new(Duration::seconds(bucket)),
+            scratch: Vec::new(),
+            opened: 0,
+            closed: 0,
+            s,
+        }
+    }
+
+    pub fn set_replica(&mut self, replica: &str) {
+        self.replica = replica.to_string();
+    }
+
+    fn is_tracked(&mut self, wl: u32, names: &Interner) -> bool {
+        let i = wl as usize;
+        if self.tracked.len() <= i {
+            self.tracked.resize(i + 1, 0);
+        }
+        if self.tracked[i] == 0 {
+            let name = names.name(wl);
+            let yes = self.s.watchlists.is_empty() || self.s.watchlists.iter().any(|w| w == name);
+            self.tracked[i] = if yes { 1 } else { 2 };
+        }
+        self.tracked[i] == 1
+    }
+
+    fn state(&mut self, wl: u32, intent: Intent) -> Option<&mut KeyState> {
+        let idx = wl as usize * INTENTS + intent_index(intent);
+        if self.keys.len() <= idx {
+            self.keys.resize_with(idx + 1, || None);
+        }
+        let current = self.current?;
+        let samples = self.s.samples;
+        let state = self.keys[idx].get_or_insert_with(|| {
+            Box::new(KeyState {
+                watchlist: wl,
+                intent,
+                ring: VecDeque::from([Bucket::new(current)]),
+                mean: 0.0,
+                dev: 0.0,
+                open: None,
+                cooldown_until: i64::MIN,
+                recent: Vec::with_capacity(samples),
+                recent_pos: 0,
+            })
+        });
+        Some(state)
+    }
+
+    fn threshold(&self, mean: f64, dev: f64) -> f64 {
+        (self.s.min_count as f64).max(mean + self.s.sensitivity * dev.max(mean.sqrt()).max(1.0))
+    }
+
+    /// Counts a post; may open incidents.
+    pub fn observe(
+        &mut self,
+        post: &ScoredPost,
+        wls: &[u32],
+        authors: u64,
+        now: i64,
+        names: &Interner,
+        out: &mut Vec<Incident>,
+    ) {
+        if !self.s.enabled || authors & self.ignore_mask != 0 {
+            return;
+        }
+        let bucket_start = now.div_euclid(self.bucket) * self.bucket;
+        for (&wl, watch) in wls.iter().zip(&post.analysis.watch) {
+            if wl == u32::MAX || !self.is_tracked(wl, names) {
+                continue;
+            }
+            let mut term_ids = std::mem::take(&mut self.scratch);
+            term_ids.clear();
+            term_ids.extend(
+                watch
+                    .terms
+                    .iter()
+                    .filter_map(|t| self.terms.intern(&t.term)),
+            );
+            for &intent in &post.analysis.intents {
+                if self.intent_mask & (1 << intent_index(intent)) == 0 {
+                    continue;
+                }
+                let samples = self.s.samples;
+                let Some(state) = self.state(wl, intent) else {
+                    continue;
+                };
+                // Late posts count in their bucket while it is in the window, else not at all.
+                let Some(bucket) = state
+                    .ring
+                    .iter_mut()
+                    .rev()
+                    .find(|b| b.start == bucket_start)
+                else {
+                    continue;
+                };
+                bucket.local += 1;
+                for &t in &term_ids {
+                    if let Some((_, n)) = bucket.terms.iter_mut().find(|(id, _)| *id == t) {
+                        *n += 1;
+                    } else if bucket.terms.len() < MAX_TERMS_PER_BUCKET {
+                        bucket.terms.push((t, 1));
+                    }
+                }
+                if samples > 0 {
+                    if state.recent.len() < samples {
+                        state.recent.push(post.post.id.clone());
+                    } else {
+                        let slot = &mut state.recent[state.recent_pos];
+                        slot.clear();
+                        slot.push_str(&post.post.id);
+                        state.recent_pos = (state.recent_pos + 1) % samples;
+                    }
+                }
+                let count = state.window_count();
+                if let Some(open) = &mut state.open {
+                    open.total += 1;
+                    open.peak = open.peak.max(count);
+                    for &t in &term_ids {
+                        match open.terms.iter_mut().find(|(id, _)| *id == t) {
+                            Some((_, n)) => *n += 1,
+                            None => open.terms.push((t, 1)),
+                        }
+                    }
+                    if open.samples.len() < samples {
+                        open.samples.push(post.post.id.clone());
+                    }
+                }
+                let idx = wl as usize * INTENTS + intent_index(intent);
+                self.maybe_open(idx, now, names, out);
+            }
+            self.scratch = term_ids;
+        }
+    }
+
+    fn maybe_open(&mut self, idx: usize, now: i64, names: &Interner, out: &mut Vec<Incident>) {
+        if self.closes < self.k as u64 {
+            return;
+        }
+        let Some(state) = self.keys.get(idx).and_then(|s| s.as_deref()) else {
+            return;
+        };
+        let count = state.window_count();
+        let threshold = self.threshold(state.mean, state.dev);
+        if state.open.is_some() || now < state.cooldown_until || (count as f64) < threshold {
+            return;
+        }
+        let Some(current) = self.current else { return };
+        let baseline = IncidentBaseline {
+            mean: state.mean,
+            deviation: state.dev,
+            threshold,
+        };
+        let id =
+            crate::ids::incident_id(names.name(state.watchlist), state.intent.as_str(), current);
+        let n = state.recent.len();
+        let samples: Vec<String> = (0..n)
+            .map(|i| state.recent[(state.recent_pos + i) % n.max(1)].clone())
+            .collect();
+        let mut terms: Vec<(u32, u64)> = Vec::new();
+        for b in &state.ring {
+            for &(t, c) in &b.terms {
+                match terms.iter_mut().find(|(id, _)| *id == t) {
+                    Some((_, n)) => *n += u64::from(c),
+                    None => terms.push((t, u64::from(c))),
+                }
+            }
+        }
+        let open = Open {
+            id,
+            revision: 1,
+            opened_at: now,
+            peak: count,
+            total: count,
+            baseline,
+            samples,
+            terms,
+            tickets: 0,
+            folded: 0,
+            last_emitted: (0, 0, 0, 0),
+        };
+        self.opened += 1;
+        if let Some(state) = self.keys.get_mut(idx).and_then(|s| s.as_deref_mut()) {
+            state.open = Some(open);
+            out.extend(self.incident(idx, IncidentChange::Opened, now, names));
+        }
+    }
+
+    /// Moves the clock to `now`: closes the buckets passed, updating baselines and closing
+    /// or updating incidents.
+    pub fn advance(&mut self, now: i64, names: &Interner, out: &mut Vec<Incident>) {
+        let target = now.div_euclid(self.bucket) * self.bucket;
+        let Some(mut current) = self.current else {
+            self.current = Some(target);
+            return;
+        };
+        if target <= current {
+            return;
+        }
+        let mut steps = 0;
+        while current < target {
+            let boundary = current + self.bucket;
+            self.close_bucket(boundary, names, out);
+            steps += 1;
+            current = if steps >= MAX_STEPS { target } else { boundary };
+            for state in self.keys.iter_mut().flatten() {
+                state.ring.push_back(Bucket::new(current));
+                while state.ring.len() > self.k {
+                    state.ring.pop_front();
+                }
+            }
+            self.current = Some(current);
+        }
+        let oldest = current - self.bucket * self.k as i64;
+        self.remote.prune_before(to_time(oldest));
+    }
+
+    fn close_bucket(&mut self, boundary: i64, names: &Interner, out: &mut Vec<Incident>) {
+        self.closes += 1;
+        let alpha = self.alpha.max(1.0 / self.closes as f64);
+        for idx in 0..self.keys.len() {
+            let Some(state) = self.keys[idx].as_deref_mut() else {
+                continue;
+            };
+            let count = state.window_count();
+            let Some(open) = &state.open else {
+                let diff = count as f64 - state.mean;
+                state.mean += alpha * diff;
+                state.dev += alpha * (diff.abs() - state.dev);
+                continue;
+            };
+            let b = open.baseline;
+            let back_to_normal = count as f64 <= b.mean + b.deviation.max(b.mean.sqrt()).max(1.0);
+            if back_to_normal || boundary - open.opened_at >= MAX_OPEN_SECONDS {
+                state.cooldown_until = boundary + self.s.cooldown.num_seconds();
+                out.extend(self.incident(idx, IncidentChange::Closed, boundary, names));
+                self.closed += 1;
+                if let Some(state) = self.keys[idx].as_deref_mut() {
+                    state.open = None;
+                }
+            } else if (count, open.total, open.tickets, open.folded) != open.last_emitted {
+                out.extend(self.incident(idx, IncidentChange::Updated, boundary, names));
+            }
+        }
+    }
+
+    /// Builds the record of an incident's current state and bumps its revision.
+    fn incident(
+        &mut self,
+        idx: usize,
+        change: IncidentChange,
+        now: i64,
+        names: &Interner,
+    ) -> Option<Incident> {
+        let (bucket, k, top) = (self.bucket, self.k as i64, self.s.top_terms);
+        let terms = &self.terms;
+        let state = self.keys.get_mut(idx)?.as_deref_mut()?;
+        let count = state.window_count();
+        let window_start = state.ring.back().map_or(now, |b| b.start) - bucket * (k - 1);
+        let watchlist = names.name(state.watchlist).to_string();
+        let intent = state.intent;
+        let open = state.open.as_mut()?;
+        if change != IncidentChange::Opened {
+            open.revision += 1;
+        }
+        open.last_emitted = (count, open.total, open.tickets, open.folded);
+        let mut top_terms: Vec<TermCount> = open
+            .terms
+            .iter()
+            .map(|&(t, c)| TermCount {
+                term: terms.name(t).to_string(),
+                count: c,
+            })
+            .collect();
+        top_terms.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.term.cmp(&b.term)));
+        top_terms.truncate(top);
+        let closed = change == IncidentChange::Closed;
+        Some(Incident {
+            schema_version: INCIDENT_SCHEMA_VERSION,
+            incident_id: open.id.clone(),
+            revision: open.revision,
+            status: if closed {
+                IncidentStatus::Closed
+            } else {
+                IncidentStatus::Open
+            },
+            change,
+            watchlist,
+            intent,
+            opened_at: to_time(open.opened_at),
+            updated_at: to_time(now),
+            closed_at: closed.then(|| to_time(now)),
+            window: IncidentWindow {
+                start: to_time(window_start),
+                end: to_time(now),
+            },
+            count,
+            peak_count: open.peak,
+            total_count: open.total,
+            baseline: open.baseline,
+            sample_post_ids: open.samples.clone(),
+            top_terms,
+            ticket_count: open.tickets,
+            folded_count: open.folded,
+        })
+    }
+
+    /// The first open incident among a post's keys: its key index and id.
+    pub fn open_incident(&self, wls: &[u32], intents: &[Intent]) -> Option<(usize, &str)> {
+        for &wl in wls {
+            for &intent in intents {
+                let idx = wl as usize * INTENTS + intent_index(intent);
+                if let Some(open) = self
+                    .keys
+                    .get(idx)
+                    .and_then(|s| s.as_deref())
+                    .and_then(|s| s.open.as_ref())
+                {
+                    return Some((idx, &open.id));
+                }
+            }
+        }
+        None
+    }
+
+    pub fn has_open(&self) -> bool {
+        self.opened > self.closed
+    }
+
+    /// Notes a ticket (or a folded post) carrying incident `idx`.
+    pub fn note(&mut self, idx: usize, folded: bool) {
+        if let Some(open) = self
+            .keys
+            .get_mut(idx)
+            .and_then(|s| s.as_deref_mut())
+            .and_then(|s| s.open.as_mut())
+        {
+            if folded {
+                open.folded += 1;
+            } else {
+                open.tickets += 1;
+            }
+        }
+    }
+
+    /// This replica's counts for the buckets still in the window.
+    pub fn export(&self, names: &Interner) -> SpikeCounts {
+        let mut counts = SpikeCounts::new(Duration::seconds(self.bucket));
+        for state in self.keys.iter().flatten() {
+            for b in state.ring.iter().filter(|b| b.local > 0) {
+                let key = CountKey {
+                    watchlist: names.name(state.watchlist).to_string(),
+                    intent: state.intent,
+                    bucket_start: to_time(b.start),
+                };
+                counts.record(&self.replica, key, b.local);
+            }
+        }
+        counts
+    }
+
+    /// Merges other replicas' counts and re-checks the keys they touch.
+    pub fn merge(
+        &mut self,
+        counts: &SpikeCounts,
+        names: &mut Interner,
+        now: i64,
+        out: &mut Vec<Incident>,
+    ) -> bool {
+        if !self.remote.merge(counts) {
+            return false;
+        }
+        let mut touched: Vec<(u32, Intent)> = counts
+            .totals()
+            .filter_map(|(key, _)| names.intern(&key.watchlist).map(|w| (w, key.intent)))
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        for (wl, intent) in touched {
+            let Some(starts) = self
+                .state(wl, intent)
+                .map(|s| s.ring.iter().map(|b| b.start).collect::<Vec<_>>())
+            else {
+                continue;
+            };
+            let name = names.name(wl);
+            let totals: Vec<u64> = starts
+                .into_iter()
+                .map(|start| {
+                    let key = CountKey {
+                        watchlist: name.to_string(),
+                        intent,
+                        bucket_start: to_time(start),
+                    };
+                    self.remote.total_except(&key, &self.replica)
+                })
+                .collect();
+            if let Some(state) = self.state(wl, intent) {
+                for (b, total) in state.ring.iter_mut().zip(totals) {
+                    b.remote = total;
+                }
+            }
+            self.maybe_open(
+                wl as usize * INTENTS + intent_index(intent),
+                now,
+                names,
+                out,
+            );
+        }
+        true
+    }
+}
+
+fn to_time(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).unwrap_or_default()
+}

@@ -1,0 +1,310 @@
+//! The router's read-only tables (configuration, compiled rules, precomputed sentences) and
+//! how a ticket record is assembled from them.
+//!
+//! Kept apart from the mutable state so the router can build a ticket from an entry of the
+//! folding table while that entry is borrowed, without copying it. Every sentence that does
+//! not depend on the post is computed once, when the router is built.
+
+use chrono::{DateTime, Utc};
+use earshot_model::{
+    Priority, ReasonKind, ScoredPost, Ticket, TicketAnalysis, TicketReason, TicketSla,
+    TICKET_SCHEMA_VERSION,
+};
+
+use crate::config::RouteConfig;
+use crate::folding::OpenTicket;
+use crate::intern::Interner;
+use crate::matcher::{index_of, CompiledRule, NONE};
+
+/// Precomputed sentences for ticket reasons.
+#[derive(Debug, Clone)]
+pub(crate) struct RuleText {
+    pub matched: String,
+    pub priority: String,
+    pub modifier: String,
+}
+
+/// A post to put into a ticket: borrowed (cloned into the ticket) or owned (moved in).
+#[derive(Debug)]
+pub(crate) enum PostData<'a> {
+    Borrowed(&'a ScoredPost),
+    Owned(ScoredPost),
+}
+
+#[derive(Debug)]
+pub(crate) struct Tables {
+    pub config: RouteConfig,
+    pub rules: Vec<CompiledRule>,
+    pub texts: Vec<RuleText>,
+    pub sla_texts: Vec<[Option<String>; 4]>,
+    pub tags: Vec<String>,
+    pub teams: Vec<String>,
+    pub queue_teams: Vec<u16>,
+}
+
+impl Tables {
+    pub fn new(config: RouteConfig, watchlists: &mut Interner) -> Tables {
+        // Tag ids in alphabetical order, so sorting ids sorts the names tickets carry.
+        let mut tags: Vec<String> = config
+            .rules
+            .iter()
+            .flat_map(|r| r.then.tags.iter().cloned())
+            .collect();
+        tags.sort();
+        tags.dedup();
+        let mut teams = Vec::new();
+        let queue_index = |id: &str| {
+            config
+                .queues
+                .iter()
+                .position(|q| q.id == id)
+                .and_then(|i| u16::try_from(i).ok())
+        };
+        let rules = config
+            .rules
+            .iter()
+            .map(|r| {
+                let queue = r.then.queue.as_deref().and_then(queue_index);
+                CompiledRule::new(r, queue, watchlists, &config.lists, &mut tags, &mut teams)
+            })
+            .collect();
+        let texts = config.rules.iter().map(rule_text).collect();
+        let queue_teams = config
+            .queues
+            .iter()
+            .map(|q| q.team.as_deref().map_or(NONE, |t| index_of(&mut teams, t)))
+            .collect();
+        let sla_texts = config
+            .queues
+            .iter()
+            .map(|q| {
+                let cal = &config.calendars[q.calendar];
+                let kind = if cal.is_always_open() { "around the clock" } else { "of business time" };
+                Priority::ALL.map(|p| {
+                    q.sla[p.index()].map(|d| {
+                        format!(
+                            "{p} in queue `{}`: first response within {} {kind} (calendar `{}`, {})",
+                            q.id,
+                            human(d),
+                            cal.id(),
+                            cal.time_zone().name()
+                        )
+                    })
+                })
+            })
+            .collect();
+        Tables {
+            config,
+            rules,
+            texts,
+            sla_texts,
+            tags,
+            teams,
+            queue_teams,
+        }
+    }
+
+    pub fn rule_id(&self, rule: u16) -> &str {
+        &self.config.rules[rule as usize].id
+    }
+
+    /// Due time of a `priority` ticket in `queue` whose clock starts at `now`.
+    pub fn due_at(
+        &self,
+        queue: u16,
+        priority: Priority,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let q = self.config.queues.get(queue as usize)?;
+        let target = q.sla[priority.index()]?;
+        self.config
+            .calendars
+            .get(q.calendar)?
+            .add_business_time(now, target)
+    }
+
+    /// A reason naming a rule, with a precomputed sentence.
+    pub fn reason(&self, kind: ReasonKind, rule: u16, detail: &str) -> TicketReason {
+        TicketReason {
+            kind,
+            rule_id: Some(self.rule_id(rule).to_string()),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// The ticket record of an open ticket's current revision.
+    pub fn build(
+        &self,
+        post: PostData<'_>,
+        now: DateTime<Utc>,
+        open: &OpenTicket,
+        conversation_key: String,
+        mut reasons: Vec<TicketReason>,
+    ) -> Ticket {
+        let queue = &self.config.queues[open.queue as usize];
+        let sla = queue.sla[open.priority.index()].map(|d| {
+            let cal = &self.config.calendars[queue.calendar];
+            TicketSla {
+                target_seconds: u64::try_from(d.num_seconds()).unwrap_or(0),
+                calendar: cal.id().to_string(),
+                time_zone: cal.time_zone().name().to_string(),
+                started_at: open.sla_started,
+            }
+        });
+        if let Some(text) = &self.sla_texts[open.queue as usize][open.priority.index()] {
+            reasons.push(TicketReason {
+                kind: ReasonKind::Sla,
+                rule_id: None,
+                detail: text.clone(),
+            });
+        }
+        if let Some(id) = &open.incident {
+            let detail = format!("part of open incident {id}");
+            reasons.push(TicketReason {
+                kind: ReasonKind::Incident,
+                rule_id: None,
+                detail,
+            });
+        }
+        let (post, analysis) = match post {
+            PostData::Borrowed(p) => (p.post.clone(), TicketAnalysis::from_analysis(&p.analysis)),
+            PostData::Owned(p) => {
+                let a = p.analysis;
+                let analysis = TicketAnalysis {
+                    lang: a.lang,
+                    sentiment: a.sentiment,
+                    intents: a.intents,
+                    urgency: a.urgency,
+                    influence: a.influence,
+                    watch: a.watch,
+                };
+                (p.post, analysis)
+            }
+        };
+        Ticket {
+            schema_version: TICKET_SCHEMA_VERSION,
+            ticket_id: hex_id("tkt_", open.ticket_id),
+            revision: open.revision,
+            created_at: open.created_at,
+            updated_at: now,
+            queue: queue.id.clone(),
+            priority: open.priority,
+            tags: open
+                .tags
+                .iter()
+                .map(|&t| self.tags[t as usize].clone())
+                .collect(),
+            team: self.teams.get(open.team as usize).cloned(),
+            due_at: open.due_at,
+            sla,
+            rule_id: self.rule_id(open.rule).to_string(),
+            conversation_id: post.conversation_id.clone().filter(|c| !c.is_empty()),
+            conversation_key,
+            incident_id: open.incident.as_deref().map(str::to_string),
+            post,
+            post_ids: open.post_ids.iter().map(|p| p.to_string()).collect(),
+            post_count: open.post_count,
+            analysis,
+            reasons,
+        }
+    }
+}
+
+/// `prefix` and 16 lower-case hex digits, without the formatting machinery.
+pub(crate) fn hex_id(prefix: &str, h: u64) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(prefix.len() + 16);
+    s.push_str(prefix);
+    for i in (0..16).rev() {
+        s.push(char::from(HEX[((h >> (i * 4)) & 0xf) as usize]));
+    }
+    s
+}
+
+/// `platform:c:<conversation id>`, else `platform:a:<author id>:<first watchlist>`, else
+/// `platform:p:<post id>`.
+pub(crate) fn conversation_key(post: &ScoredPost) -> String {
+    let p = &post.post;
+    let (kind, a, b) = match (&p.conversation_id, p.author.id.as_str()) {
+        (Some(c), _) if !c.is_empty() => (":c:", c.as_str(), None),
+        (_, a) if !a.is_empty() => (
+            ":a:",
+            a,
+            Some(post.analysis.watch.first().map_or("", |w| w.id.as_str())),
+        ),
+        _ => (":p:", p.id.as_str(), None),
+    };
+    let mut key =
+        String::with_capacity(p.platform.len() + 4 + a.len() + b.map_or(0, |b| b.len() + 1));
+    key.push_str(&p.platform);
+    key.push_str(kind);
+    key.push_str(a);
+    if let Some(b) = b {
+        key.push(':');
+        key.push_str(b);
+    }
+    key
+}
+
+fn rule_text(rule: &crate::Rule) -> RuleText {
+    let at = format!("{}:{}", rule.file, rule.line);
+    let matched = format!(
+        "rule `{}` ({at}) matched: {}",
+        rule.id,
+        rule.when.describe()
+    );
+    let priority = match rule.then.priority {
+        Some(p) => format!("{p} set by rule `{}`", rule.id),
+        None => String::new(),
+    };
+    let mut parts = Vec::new();
+    if !rule.then.tags.is_empty() {
+        parts.push(format!("tags {}", rule.then.tags.join(", ")));
+    }
+    if let Some(team) = &rule.then.team {
+        parts.push(format!("team {team}"));
+    }
+    if let Some(p) = rule.then.priority {
+        parts.push(format!("priority at least {p}"));
+    }
+    let modifier = format!(
+        "rule `{}` ({at}) matched: {}; adds {}",
+        rule.id,
+        rule.when.describe(),
+        parts.join("; ")
+    );
+    RuleText {
+        matched,
+        priority,
+        modifier,
+    }
+}
+
+/// `1h30m`-style text for a duration.
+fn human(d: chrono::Duration) -> String {
+    let s = d.num_seconds();
+    let (h, m, sec) = (s / 3600, s % 3600 / 60, s % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if sec > 0 || out.is_empty() {
+        out.push_str(&format!("{sec}s"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_ids_match_the_formatter() {
+        for h in [0, 1, 0xdead_beef, u64::MAX] {
+            assert_eq!(hex_id("tkt_", h), format!("tkt_{h:016x}"));
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests of earshot-route through its public API, in one binary (one link).
+
+mod calendar;
+mod config;
+mod folding;
+mod holidays;
+mod output;
+mod rules;
+mod spike;
+mod support;
