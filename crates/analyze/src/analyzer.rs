@@ -364,7 +364,30 @@ impl Analyzer {
                     });
                 }
             }
+            let mut entities = Vec::new();
+            positive_entities(&watchlist.node, &mut entities);
+            for node in entities {
+                let (spans, sigil) = match node {
+                    Node::Hashtag(tag) => (ctx.entity_positions(&s.entities.hashtags, tag), '#'),
+                    Node::Mention(handle) => {
+                        (ctx.entity_positions(&s.entities.mentions, handle), '@')
+                    }
+                    _ => continue,
+                };
+                for (start, end) in spans {
+                    let (a, b) = s.text.source_span(start as usize, end as usize);
+                    terms.push(WatchTerm {
+                        term: format!(
+                            "{sigil}{}",
+                            &s.text.as_str()[start as usize + 1..end as usize]
+                        ),
+                        start: a,
+                        end: b,
+                    });
+                }
+            }
             terms.sort_by_key(|t| (t.start, t.end));
+            terms.dedup();
             out.push(WatchMatch {
                 id: watchlist.id.clone(),
                 terms,
@@ -479,6 +502,21 @@ impl Ctx<'_> {
             .iter()
             .filter(move |&&(a, b)| &text[a + 1..b] == name)
             .map(|&(a, b)| (a as u32, b as u32))
+    }
+}
+
+/// Hashtag and mention atoms of a query that are not under a NOT, for the explanation.
+fn positive_entities<'a>(node: &'a Node, out: &mut Vec<&'a Node>) {
+    match node {
+        Node::Hashtag(_) | Node::Mention(_) => out.push(node),
+        Node::Near(left, right, _) => {
+            positive_entities(left, out);
+            positive_entities(right, out);
+        }
+        Node::And(children) | Node::Or(children) => {
+            children.iter().for_each(|c| positive_entities(c, out))
+        }
+        _ => {}
     }
 }
 

@@ -5,6 +5,12 @@
 //! post folded into the same conversation emits the ticket again with a higher `revision`;
 //! a consumer keeps the highest revision per `ticket_id` and may drop any
 //! `(ticket_id, revision)` pair it has already seen. See `docs/ticket.md`.
+//!
+//! Strings that come from the route configuration (queue, team, tags, rule ids, reason
+//! sentences, calendar) are `Arc<str>`: every ticket of a queue shares them instead of
+//! copying them, which halves the allocations per ticket. They serialise as plain strings.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -72,19 +78,19 @@ pub struct Ticket {
     pub created_at: DateTime<Utc>,
     /// When this revision was emitted.
     pub updated_at: DateTime<Utc>,
-    pub queue: String,
+    pub queue: Arc<str>,
     pub priority: Priority,
     /// Sorted, without duplicates.
-    pub tags: Vec<String>,
+    pub tags: Vec<Arc<str>>,
     /// The team that should answer, when the rule or the queue names one.
-    pub team: Option<String>,
+    pub team: Option<Arc<str>>,
     /// First response due, counted in the queue calendar's business time; `null` when the
     /// queue has no target for this priority.
     pub due_at: Option<DateTime<Utc>>,
     /// The target behind `due_at`.
     pub sla: Option<TicketSla>,
     /// The rule that opened the ticket.
-    pub rule_id: String,
+    pub rule_id: Arc<str>,
     /// The platform's thread id of the posts, when the platform has one.
     pub conversation_id: Option<String>,
     /// The key posts were folded by: `platform:c:<conversation id>`, or
@@ -110,8 +116,8 @@ pub struct TicketSla {
     /// The target in business seconds.
     pub target_seconds: u64,
     /// The calendar id and its time zone.
-    pub calendar: String,
-    pub time_zone: String,
+    pub calendar: Arc<str>,
+    pub time_zone: Arc<str>,
     /// When the clock started (the post that set the current due time).
     pub started_at: DateTime<Utc>,
 }
@@ -148,9 +154,9 @@ pub struct TicketReason {
     pub kind: ReasonKind,
     /// The rule behind it, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rule_id: Option<String>,
-    /// A human sentence, e.g. `intent outage; urgency 0.82 ≥ 0.7`.
-    pub detail: String,
+    pub rule_id: Option<Arc<str>>,
+    /// A human sentence, e.g. `rule `outage-p1` (rules.toml:12) matched: intent outage`.
+    pub detail: Arc<str>,
 }
 
 /// What a [`TicketReason`] explains.

@@ -36,10 +36,37 @@ pub(crate) struct OpenTicket {
     pub due_at: Option<DateTime<Utc>>,
     pub sla_started: DateTime<Utc>,
     pub incident: Option<Box<str>>,
-    /// Indices into the router's tag table, sorted.
-    pub tags: Vec<u16>,
-    pub post_ids: Vec<Box<str>>,
+    pub tags: TagSet,
+    /// The first post's id, and the later ones (up to the cap) — split so a ticket of one
+    /// post, the common case, allocates no vector.
+    pub first_post: Box<str>,
+    pub later_posts: Vec<Box<str>>,
     generation: u32,
+}
+
+/// A set of tag ids: the first 64 as bits (no allocation), any beyond in a sorted vector.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TagSet {
+    bits: u64,
+    more: Vec<u16>,
+}
+
+impl TagSet {
+    pub fn insert(&mut self, tag: u16) {
+        if tag < 64 {
+            self.bits |= 1 << tag;
+        } else if let Err(i) = self.more.binary_search(&tag) {
+            self.more.insert(i, tag);
+        }
+    }
+
+    /// The ids in ascending order.
+    pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
+        let bits = self.bits;
+        (0..64u16)
+            .filter(move |i| bits & (1 << i) != 0)
+            .chain(self.more.iter().copied())
+    }
 }
 
 impl OpenTicket {
@@ -53,7 +80,7 @@ impl OpenTicket {
         now: DateTime<Utc>,
         due_at: Option<DateTime<Utc>>,
         incident: Option<Box<str>>,
-        tags: Vec<u16>,
+        tags: TagSet,
         first_post: &str,
     ) -> OpenTicket {
         OpenTicket {
@@ -69,8 +96,21 @@ impl OpenTicket {
             sla_started: now,
             incident,
             tags,
-            post_ids: vec![first_post.into()],
+            first_post: first_post.into(),
+            later_posts: Vec::new(),
             generation: 0,
+        }
+    }
+
+    /// Every post id kept, oldest first.
+    pub fn post_ids(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(&*self.first_post).chain(self.later_posts.iter().map(|p| &**p))
+    }
+
+    /// Adds a post id unless `cap` ids are kept already.
+    pub fn push_post(&mut self, id: &str, cap: usize) {
+        if self.later_posts.len() + 1 < cap {
+            self.later_posts.push(id.into());
         }
     }
 }
@@ -196,9 +236,9 @@ impl Folding {
             .map
             .values()
             .map(|t| {
-                t.tags.capacity() * 2
-                    + t.post_ids.capacity() * size_of::<Box<str>>()
-                    + t.post_ids.iter().map(|p| p.len()).sum::<usize>()
+                t.tags.more.capacity() * 2
+                    + t.later_posts.capacity() * size_of::<Box<str>>()
+                    + t.post_ids().map(str::len).sum::<usize>()
                     + t.incident.as_ref().map_or(0, |i| i.len())
             })
             .sum();

@@ -12,7 +12,7 @@ use earshot_model::{Incident, Priority, ReasonKind, ScoredPost, TicketReason};
 
 use crate::config::RouteConfig;
 use crate::counts::SpikeCounts;
-use crate::folding::{Folding, FoldingStats, OpenTicket};
+use crate::folding::{Folding, FoldingStats, OpenTicket, TagSet};
 use crate::ids;
 use crate::intern::Interner;
 use crate::load::ConfigFile;
@@ -436,6 +436,8 @@ impl Router {
                 conversation,
                 &post.post.id,
             ]);
+            let mut tags = TagSet::default();
+            self.tag_buf.iter().for_each(|&tag| tags.insert(tag));
             let open = OpenTicket::new(
                 ticket_id,
                 step.priority,
@@ -445,22 +447,20 @@ impl Router {
                 now,
                 t.due_at(step.queue, step.priority, now),
                 incident.map(Into::into),
-                self.tag_buf.clone(),
+                tags,
                 &post.post.id,
             );
             self.stats.tickets_opened += 1;
             self.folding.insert(key, open, wm);
             return Some((key, reasons));
         };
-        if open.post_ids.iter().any(|p| **p == *post.post.id) {
+        if open.post_ids().any(|p| p == post.post.id) {
             self.stats.duplicates += 1;
             return None;
         }
         open.revision += 1;
         open.post_count += 1;
-        if open.post_ids.len() < t.config.folding.max_post_ids {
-            open.post_ids.push(post.post.id.as_str().into());
-        }
+        open.push_post(&post.post.id, t.config.folding.max_post_ids);
         let opener = open.rule;
         let detail = format!(
             "post {} folded into the ticket rule `{}` opened (revision {})",
@@ -471,7 +471,7 @@ impl Router {
         reasons.push(TicketReason {
             kind: ReasonKind::Fold,
             rule_id: None,
-            detail,
+            detail: detail.into(),
         });
         if step.priority < open.priority {
             let detail = format!(
@@ -480,8 +480,8 @@ impl Router {
             );
             reasons.push(TicketReason {
                 kind: ReasonKind::Escalation,
-                rule_id: Some(t.rule_id(step.rule).into()),
-                detail,
+                rule_id: Some(t.rule_id(step.rule).clone()),
+                detail: detail.into(),
             });
             open.priority = step.priority;
             let due = t.due_at(open.queue, step.priority, now);
@@ -497,9 +497,7 @@ impl Router {
             ));
         }
         for &tag in &self.tag_buf {
-            if let Err(i) = open.tags.binary_search(&tag) {
-                open.tags.insert(i, tag);
-            }
+            open.tags.insert(tag);
         }
         if open.incident.is_none() {
             open.incident = incident.map(Into::into);

@@ -5,6 +5,8 @@
 //! folding table while that entry is borrowed, without copying it. Every sentence that does
 //! not depend on the post is computed once, when the router is built.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use earshot_model::{
     Priority, ReasonKind, ScoredPost, Ticket, TicketAnalysis, TicketReason, TicketSla,
@@ -19,9 +21,9 @@ use crate::matcher::{index_of, CompiledRule, NONE};
 /// Precomputed sentences for ticket reasons.
 #[derive(Debug, Clone)]
 pub(crate) struct RuleText {
-    pub matched: String,
-    pub priority: String,
-    pub modifier: String,
+    pub matched: Arc<str>,
+    pub priority: Arc<str>,
+    pub modifier: Arc<str>,
 }
 
 /// A post to put into a ticket: borrowed (cloned into the ticket) or owned (moved in).
@@ -35,10 +37,14 @@ pub(crate) enum PostData<'a> {
 pub(crate) struct Tables {
     pub config: RouteConfig,
     pub rules: Vec<CompiledRule>,
+    pub rule_ids: Vec<Arc<str>>,
     pub texts: Vec<RuleText>,
-    pub sla_texts: Vec<[Option<String>; 4]>,
-    pub tags: Vec<String>,
-    pub teams: Vec<String>,
+    pub queue_ids: Vec<Arc<str>>,
+    /// Per queue: its calendar's id and time zone name.
+    pub calendars: Vec<(Arc<str>, Arc<str>)>,
+    pub sla_texts: Vec<[Option<Arc<str>>; 4]>,
+    pub tags: Vec<Arc<str>>,
+    pub teams: Vec<Arc<str>>,
     pub queue_teams: Vec<u16>,
 }
 
@@ -82,30 +88,43 @@ impl Tables {
                 let kind = if cal.is_always_open() { "around the clock" } else { "of business time" };
                 Priority::ALL.map(|p| {
                     q.sla[p.index()].map(|d| {
-                        format!(
+                        let text = format!(
                             "{p} in queue `{}`: first response within {} {kind} (calendar `{}`, {})",
                             q.id,
                             human(d),
                             cal.id(),
                             cal.time_zone().name()
-                        )
+                        );
+                        Arc::from(text)
                     })
                 })
             })
             .collect();
+        let calendars = config
+            .queues
+            .iter()
+            .map(|q| {
+                let cal = &config.calendars[q.calendar];
+                (Arc::from(cal.id()), Arc::from(cal.time_zone().name()))
+            })
+            .collect();
+        let arcs = |v: Vec<String>| v.into_iter().map(Arc::from).collect();
         Tables {
-            config,
             rules,
+            rule_ids: config.rules.iter().map(|r| Arc::from(r.id.as_str())).collect(),
             texts,
+            queue_ids: config.queues.iter().map(|q| Arc::from(q.id.as_str())).collect(),
+            calendars,
             sla_texts,
-            tags,
-            teams,
+            tags: arcs(tags),
+            teams: arcs(teams),
             queue_teams,
+            config,
         }
     }
 
-    pub fn rule_id(&self, rule: u16) -> &str {
-        &self.config.rules[rule as usize].id
+    pub fn rule_id(&self, rule: u16) -> &Arc<str> {
+        &self.rule_ids[rule as usize]
     }
 
     /// Due time of a `priority` ticket in `queue` whose clock starts at `now`.
@@ -124,11 +143,11 @@ impl Tables {
     }
 
     /// A reason naming a rule, with a precomputed sentence.
-    pub fn reason(&self, kind: ReasonKind, rule: u16, detail: &str) -> TicketReason {
+    pub fn reason(&self, kind: ReasonKind, rule: u16, detail: &Arc<str>) -> TicketReason {
         TicketReason {
             kind,
-            rule_id: Some(self.rule_id(rule).to_string()),
-            detail: detail.to_string(),
+            rule_id: Some(self.rule_id(rule).clone()),
+            detail: detail.clone(),
         }
     }
 
@@ -142,14 +161,12 @@ impl Tables {
         mut reasons: Vec<TicketReason>,
     ) -> Ticket {
         let queue = &self.config.queues[open.queue as usize];
-        let sla = queue.sla[open.priority.index()].map(|d| {
-            let cal = &self.config.calendars[queue.calendar];
-            TicketSla {
-                target_seconds: u64::try_from(d.num_seconds()).unwrap_or(0),
-                calendar: cal.id().to_string(),
-                time_zone: cal.time_zone().name().to_string(),
-                started_at: open.sla_started,
-            }
+        let (calendar, time_zone) = &self.calendars[open.queue as usize];
+        let sla = queue.sla[open.priority.index()].map(|d| TicketSla {
+            target_seconds: u64::try_from(d.num_seconds()).unwrap_or(0),
+            calendar: calendar.clone(),
+            time_zone: time_zone.clone(),
+            started_at: open.sla_started,
         });
         if let Some(text) = &self.sla_texts[open.queue as usize][open.priority.index()] {
             reasons.push(TicketReason {
@@ -163,7 +180,7 @@ impl Tables {
             reasons.push(TicketReason {
                 kind: ReasonKind::Incident,
                 rule_id: None,
-                detail,
+                detail: detail.into(),
             });
         }
         let (post, analysis) = match post {
@@ -187,22 +204,22 @@ impl Tables {
             revision: open.revision,
             created_at: open.created_at,
             updated_at: now,
-            queue: queue.id.clone(),
+            queue: self.queue_ids[open.queue as usize].clone(),
             priority: open.priority,
             tags: open
                 .tags
                 .iter()
-                .map(|&t| self.tags[t as usize].clone())
+                .map(|t| self.tags[t as usize].clone())
                 .collect(),
             team: self.teams.get(open.team as usize).cloned(),
             due_at: open.due_at,
             sla,
-            rule_id: self.rule_id(open.rule).to_string(),
+            rule_id: self.rule_id(open.rule).clone(),
             conversation_id: post.conversation_id.clone().filter(|c| !c.is_empty()),
             conversation_key,
             incident_id: open.incident.as_deref().map(str::to_string),
             post,
-            post_ids: open.post_ids.iter().map(|p| p.to_string()).collect(),
+            post_ids: open.post_ids().map(str::to_string).collect(),
             post_count: open.post_count,
             analysis,
             reasons,
@@ -274,9 +291,9 @@ fn rule_text(rule: &crate::Rule) -> RuleText {
         parts.join("; ")
     );
     RuleText {
-        matched,
-        priority,
-        modifier,
+        matched: matched.into(),
+        priority: priority.into(),
+        modifier: modifier.into(),
     }
 }
 

@@ -1,0 +1,259 @@
+//! The `earshot` binary's contract: what other tools and checks rely on.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn earshot() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_earshot"))
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+fn run_with_stdin(mut command: Command, stdin: &str) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn json_lines(output: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8(output.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn score_writes_one_line_per_post_in_input_order() {
+    let input = (0..50)
+        .map(|i| {
+            let text = if i % 2 == 0 {
+                format!("星空モバイル圏外 {i}")
+            } else {
+                format!("lovely day {i}")
+            };
+            serde_json::json!({"id": format!("p{i}"), "text": text}).to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut command = earshot();
+    command
+        .args(["score", "--config"])
+        .arg(examples().join("earshot.toml"));
+    let output = run_with_stdin(command, &input);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines = json_lines(&output);
+    assert_eq!(lines.len(), 50);
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(line["id"], format!("p{i}"));
+        let analysis = &line["analysis"];
+        assert!(analysis["sentiment"]["score"].is_f64());
+        assert!(["positive", "neutral", "negative"]
+            .contains(&analysis["sentiment"]["label"].as_str().unwrap()));
+        assert!(analysis["intents"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty()));
+        assert!(analysis["urgency"].is_f64() && analysis["influence"].is_f64());
+        assert!(analysis["lang"].is_string() && analysis["watch"].is_array());
+    }
+    assert_eq!(
+        lines[0]["analysis"]["watch"][0]["id"], "hoshizora",
+        "posts matching a watchlist say so"
+    );
+    assert_eq!(
+        lines[1]["analysis"]["watch"],
+        serde_json::json!([]),
+        "and the others are scored too"
+    );
+}
+
+#[test]
+fn invalid_lines_are_reported_with_their_number_and_skipped() {
+    let output = earshot()
+        .arg("score")
+        .arg(examples().join("bad_posts.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "non-zero exit when any line is invalid"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let reported: Vec<&str> = stderr.lines().filter(|l| l.starts_with("line ")).collect();
+    assert_eq!(reported.len(), 8, "{stderr}");
+    assert!(reported.iter().all(|l| l.contains("skipped")), "{stderr}");
+    let valid = json_lines(&output);
+    assert_eq!(valid.len(), 3);
+}
+
+#[test]
+fn score_reads_a_file_and_handles_the_sample_posts() {
+    let output = earshot()
+        .args(["score", "--config"])
+        .arg(examples().join("earshot.toml"))
+        .arg(examples().join("posts.jsonl"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines = json_lines(&output);
+    let posts = std::fs::read_to_string(examples().join("posts.jsonl")).unwrap();
+    assert_eq!(lines.len(), posts.lines().count());
+    let outage = lines
+        .iter()
+        .filter(|l| {
+            l["analysis"]["intents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i == "outage")
+        })
+        .count();
+    assert!(
+        outage > 200,
+        "the outage burst is recognised ({outage} outage posts)"
+    );
+}
+
+#[test]
+fn explain_prints_hits_and_json() {
+    let output = earshot()
+        .args(["explain", "荷物が届かない、最悪"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains("negative") && text.contains("届かない"),
+        "{text}"
+    );
+
+    let output = earshot()
+        .args(["explain", "--json", "I love it"])
+        .output()
+        .unwrap();
+    let analysis: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(analysis["sentiment"]["label"], "positive");
+    assert_eq!(analysis["hits"][0]["term"], "love");
+    assert_eq!(
+        (
+            analysis["hits"][0]["start"].as_u64(),
+            analysis["hits"][0]["end"].as_u64()
+        ),
+        (Some(2), Some(6))
+    );
+}
+
+#[test]
+fn check_lists_every_problem_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("earshot.toml"),
+        "[analyze]\nwatchlists = \"w.toml\"\nlexicon = [\"l.toml\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("w.toml"),
+        "[[watchlist]]\nid = \"a\"\nquery = \"$nope AND (x\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("l.toml"),
+        "[[term]]\ntext = \"x\"\nsentiment = 12\n",
+    )
+    .unwrap();
+    let output = earshot()
+        .args(["check", "--config"])
+        .arg(dir.path().join("earshot.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("l.toml:1:1: sentiment 12 is outside -4..4"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("w.toml:3:"), "{stderr}");
+
+    let ok = earshot()
+        .args(["check", "--config"])
+        .arg(examples().join("earshot.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}
+
+#[test]
+fn a_broken_config_is_refused_before_reading_posts() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("earshot.toml"),
+        "[analyze]\nwatchlists = \"missing.toml\"\n",
+    )
+    .unwrap();
+    let output = run_with_stdin(
+        {
+            let mut c = earshot();
+            c.args(["score", "--config"])
+                .arg(dir.path().join("earshot.toml"));
+            c
+        },
+        "{\"id\":\"1\",\"text\":\"x\"}\n",
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("missing.toml"));
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn environment_overrides_the_config_file() {
+    let output = earshot()
+        .args(["score", "--config"])
+        .arg(examples().join("earshot.toml"))
+        .env(
+            "EARSHOT__ANALYZE__WATCHLISTS",
+            examples().join("does-not-exist.toml"),
+        )
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("does-not-exist.toml"));
+}
+
+#[test]
+fn eval_prints_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("set.tsv");
+    std::fs::write(&file, "sentiment\tintents\ttext\nnegative\toutage,complaint\t圏外で電話が繋がらない、最悪\npositive\tpraise\tThank you, great support!\n").unwrap();
+    let output = earshot().arg("eval").arg(&file).output().unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("accuracy       1.000"), "{text}");
+    assert!(text.contains("outage"), "{text}");
+}
