@@ -1,6 +1,8 @@
 //! The analyzer through its public API: sentiment rules in English and Japanese, watchlist
 //! queries, intents, urgency and influence, explanations and offsets.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 use earshot_analyze::{Analyzer, Lexicon, Watchlists};
 use earshot_model::{Analysis, Author, Engagement, Intent, Post, SentimentLabel};
 

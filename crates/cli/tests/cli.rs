@@ -1,5 +1,7 @@
 //! The `earshot` binary's contract: what other tools and checks rely on.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

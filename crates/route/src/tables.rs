@@ -111,9 +111,17 @@ impl Tables {
         let arcs = |v: Vec<String>| v.into_iter().map(Arc::from).collect();
         Tables {
             rules,
-            rule_ids: config.rules.iter().map(|r| Arc::from(r.id.as_str())).collect(),
+            rule_ids: config
+                .rules
+                .iter()
+                .map(|r| Arc::from(r.id.as_str()))
+                .collect(),
             texts,
-            queue_ids: config.queues.iter().map(|q| Arc::from(q.id.as_str())).collect(),
+            queue_ids: config
+                .queues
+                .iter()
+                .map(|q| Arc::from(q.id.as_str()))
+                .collect(),
             calendars,
             sla_texts,
             tags: arcs(tags),

@@ -1,6 +1,8 @@
 //! Property tests: normalisation never panics, is idempotent, and its offset map always lands
 //! on character boundaries of the original text.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 use earshot_text::{find_entities, normalize, Entities, Normalized};
 use proptest::prelude::*;
 
