@@ -35,6 +35,10 @@ pub fn find_entities(text: &str, out: &mut Entities) {
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
+        if !matches!(b, b'h' | b'w' | b'@' | b'#') {
+            i += 1;
+            continue;
+        }
         let prev = text[..i].chars().next_back();
         let at_word_start = prev.is_none_or(|c| !is_word_char(c) && c != '/' && c != '&');
         if (b == b'h' || b == b'w') && at_word_start {

@@ -63,7 +63,13 @@ impl Normalized {
                 cluster.push(c);
                 chars.next();
             }
-            if cluster.len() == first.len_utf8() && is_simple(first) {
+            if cluster.len() == first.len_utf8() && first.is_ascii() {
+                self.push(first.to_ascii_lowercase(), start, &mut run);
+            } else if cluster.len() == first.len_utf8() && is_plain_cjk(first) {
+                // Kana and kanji have no case and are their own NFKC form: the common case
+                // of Japanese text skips the Unicode tables entirely.
+                self.push(first, start, &mut run);
+            } else if cluster.len() == first.len_utf8() && is_simple(first) {
                 for lower in first.to_lowercase() {
                     self.push(lower, start, &mut run);
                 }
@@ -183,6 +189,9 @@ fn is_invisible(c: char) -> bool {
 
 /// Characters that NFKC would merge into the character before them.
 fn continues_cluster(c: char) -> bool {
+    if c < '\u{0300}' || is_plain_cjk(c) {
+        return false;
+    }
     matches!(
         c,
         '\u{FF9E}' | '\u{FF9F}'           // half-width (semi-)voiced sound marks
@@ -203,7 +212,16 @@ fn is_long_vowel_mark(c: char) -> bool {
 /// Letters (Latin, kana, kanji…) collapse when elongated; digits and punctuation do not:
 /// `1000` and `!!!` mean what they say.
 fn collapses(c: char) -> bool {
-    c.is_alphabetic()
+    if c.is_ascii() {
+        c.is_ascii_alphabetic()
+    } else {
+        is_plain_cjk(c) || c.is_alphabetic()
+    }
+}
+
+/// Hiragana, katakana (full width) and common kanji, except the combining voicing marks.
+fn is_plain_cjk(c: char) -> bool {
+    matches!(c, '\u{3041}'..='\u{3096}' | '\u{30A1}'..='\u{30FA}' | '\u{30FC}' | '\u{4E00}'..='\u{9FFF}')
 }
 
 #[cfg(test)]

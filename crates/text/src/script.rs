@@ -49,6 +49,10 @@ pub fn is_cjk(c: char) -> bool {
 pub fn detect_lang(text: &str) -> &'static str {
     let (mut kana, mut han, mut hangul, mut latin) = (0usize, 0usize, 0usize, 0usize);
     for c in text.chars() {
+        if is_hiragana(c) || is_katakana(c) {
+            // Kana settle it: only Japanese writes them.
+            return "ja";
+        }
         if c.is_ascii_alphabetic() {
             latin += 1;
         } else if is_hiragana(c) || is_katakana(c) {
