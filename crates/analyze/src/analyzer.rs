@@ -419,7 +419,10 @@ impl Ctx<'_> {
                 .entity_positions(&self.s.entities.mentions, handle)
                 .next()
                 .is_some(),
-            Node::Lang(code) => self.lang == code || self.lang.starts_with(&format!("{code}-")),
+            Node::Lang(code) => self
+                .lang
+                .strip_prefix(code.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('-')),
             Node::Platform(name) => self.post.platform.eq_ignore_ascii_case(name),
             Node::Followers(cmp, n) => cmp.holds(self.post.author.followers, *n),
             Node::Verified(v) => self.post.author.verified == *v,

@@ -48,3 +48,18 @@ pub use lexicon::{Entry, EntryKind, Lang, Lexicon, UrgencyReason, Variants};
 pub use sentiment::SentimentParams;
 pub use signals::SignalParams;
 pub use watchlist::Watchlists;
+
+use earshot_model::{Analysis, Post};
+
+/// Whether the pipeline passes a scored post on to routing. Posts that match no watchlist
+/// are not about anything the team watches and are dropped (and counted), except replies
+/// within a conversation: 「まだ繋がらない」 names no product, yet continues a complaint that
+/// routing may have a ticket open for.
+pub fn is_relevant(post: &Post, analysis: &Analysis) -> bool {
+    !analysis.watch.is_empty()
+        || post.in_reply_to.as_deref().is_some_and(|r| !r.is_empty())
+        || post
+            .conversation_id
+            .as_deref()
+            .is_some_and(|c| !c.is_empty() && c != post.id)
+}

@@ -4,3 +4,4 @@ pub mod check;
 pub mod eval;
 pub mod explain;
 pub mod score;
+pub mod triage;

@@ -48,6 +48,15 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Analyze and route posts offline (JSON lines from INPUT or stdin), each post's
+    /// `created_at` driving the clock: one JSON line per ticket, incident or unrouted post,
+    /// and a summary on stderr. Try new rules on past data before switching them on.
+    Triage {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Posts as JSON lines; stdin when absent or `-`.
+        input: Option<PathBuf>,
+    },
     /// Check a configuration and the files it names; list every problem with file:line.
     Check {
         #[arg(long, short)]
@@ -65,6 +74,9 @@ fn main() -> ExitCode {
             commands::explain::run(config.as_deref(), json, &text)
         }
         Command::Eval { config, files } => commands::eval::run(config.as_deref(), &files),
+        Command::Triage { config, input } => {
+            commands::triage::run(config.as_deref(), input.as_deref())
+        }
         Command::Check { config } => commands::check::run(config.as_deref()),
     };
     match result {

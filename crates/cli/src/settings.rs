@@ -12,6 +12,7 @@ use serde::Deserialize;
 #[serde(default)]
 pub struct Settings {
     pub analyze: AnalyzeSettings,
+    pub route: RouteSettings,
     /// The folder relative paths are resolved against.
     #[serde(skip)]
     pub base: PathBuf,
@@ -29,6 +30,14 @@ pub struct AnalyzeSettings {
     /// Scorer knobs; the defaults are tuned, see docs/analyze.md.
     pub sentiment: SentimentParams,
     pub signals: SignalParams,
+}
+
+/// Where the route configuration lives: TOML files read as one (rules, queues, calendars,
+/// author lists, folding and spike settings; see docs/rules.md).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RouteSettings {
+    pub files: Vec<PathBuf>,
 }
 
 impl Settings {
@@ -132,6 +141,66 @@ impl Settings {
             self.analyze.sentiment,
             self.analyze.signals,
         )?)
+    }
+}
+
+/// The route files named by the settings, read; a file that cannot be read is a problem.
+pub struct RouteFiles {
+    pub names: Vec<String>,
+    pub texts: Vec<String>,
+}
+
+impl RouteFiles {
+    pub fn as_config_files(&self) -> Vec<earshot_route::ConfigFile<'_>> {
+        self.names
+            .iter()
+            .zip(&self.texts)
+            .map(|(name, text)| earshot_route::ConfigFile { name, text })
+            .collect()
+    }
+}
+
+impl Settings {
+    pub fn read_route_files(&self) -> (RouteFiles, Vec<Problem>) {
+        let mut files = RouteFiles {
+            names: Vec::new(),
+            texts: Vec::new(),
+        };
+        let mut problems = Vec::new();
+        for file in &self.route.files {
+            let path = self.resolve(file);
+            let name = path.display().to_string();
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    files.names.push(name);
+                    files.texts.push(text);
+                }
+                Err(e) => problems.push(Problem::new(&name, (0, 0), format!("cannot read: {e}"))),
+            }
+        }
+        (files, problems)
+    }
+
+    /// Builds the router for the analyzer's watchlists, or fails listing every problem.
+    /// Warnings (a shadowed rule, a queue without an SLA target) go to stderr.
+    pub fn router(&self, analyzer: &Analyzer) -> Result<earshot_route::Router> {
+        let (files, problems) = self.read_route_files();
+        if !problems.is_empty() {
+            bail!("{}", render_problems(&problems));
+        }
+        if files.names.is_empty() {
+            bail!("no route configuration: set [route] files = [\"rules.toml\", …] in the configuration");
+        }
+        let known: Vec<&str> = analyzer.watchlists().ids().collect();
+        match earshot_route::Router::from_files(&files.as_config_files(), Some(&known)) {
+            Ok((router, warnings)) => {
+                if !warnings.is_empty() {
+                    eprintln!("{warnings}");
+                }
+                Ok(router)
+            }
+            Err(diagnostics) => bail!("problems in the route configuration:\n{diagnostics}"),
+        }
     }
 }
 

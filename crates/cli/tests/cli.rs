@@ -259,3 +259,107 @@ fn eval_prints_metrics() {
     assert!(text.contains("accuracy       1.000"), "{text}");
     assert!(text.contains("outage"), "{text}");
 }
+
+#[test]
+fn triage_replays_history_into_tickets_and_one_incident_per_outage() {
+    let run = || {
+        earshot()
+            .args(["triage", "--config"])
+            .arg(examples().join("earshot.toml"))
+            .arg(examples().join("posts.jsonl"))
+            .output()
+            .unwrap()
+    };
+    let output = run();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("tickets:")
+            && stderr.contains("incidents:")
+            && stderr.contains("unrouted:"),
+        "{stderr}"
+    );
+    let lines = json_lines(&output);
+    let kinds: std::collections::BTreeSet<&str> =
+        lines.iter().map(|l| l["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        ["incident", "ticket", "unrouted"]
+    );
+
+    let outage_incidents: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["kind"] == "incident" && l["revision"] == 1 && l["intent"] == "outage")
+        .collect();
+    assert_eq!(
+        outage_incidents.len(),
+        1,
+        "one incident for the outage burst, not one per post"
+    );
+    let opened = outage_incidents[0]["opened_at"].as_str().unwrap();
+    assert!(
+        opened.starts_with("2026-11-19T10:") || opened.starts_with("2026-11-19T11:"),
+        "{opened}"
+    );
+
+    let tickets: Vec<&serde_json::Value> = lines.iter().filter(|l| l["kind"] == "ticket").collect();
+    assert!(
+        tickets.iter().any(|t| t["revision"].as_u64() > Some(1)),
+        "conversations fold into tickets"
+    );
+    for t in &tickets {
+        assert!(t["ticket_id"].as_str().unwrap().starts_with("tkt_"));
+        assert!(
+            t["queue"].is_string() && t["priority"].is_string() && t["due_at"].is_string(),
+            "{t}"
+        );
+    }
+
+    let again = json_lines(&run());
+    let ids = |ls: &[serde_json::Value]| -> Vec<String> {
+        ls.iter()
+            .filter(|l| l["kind"] == "ticket")
+            .map(|l| l["ticket_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        ids(&lines),
+        ids(&again),
+        "a replay gives the same ticket ids"
+    );
+}
+
+#[test]
+fn check_reports_route_problems_with_their_place() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        examples().join("watchlists.toml"),
+        dir.path().join("watchlists.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("earshot.toml"),
+        "[analyze]\nwatchlists = \"watchlists.toml\"\n[route]\nfiles = [\"rules.toml\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("rules.toml"),
+        "[[queue]]\nid = \"support\"\nalways_open = true\n\n[[rule]]\nid = \"r1\"\nwatchlist = \"no_such_watchlist\"\nqueue = \"support\"\npriority = \"P2\"\n",
+    )
+    .unwrap();
+    let output = earshot()
+        .args(["check", "--config"])
+        .arg(dir.path().join("earshot.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("rules.toml:") && stderr.contains("no_such_watchlist"),
+        "{stderr}"
+    );
+}

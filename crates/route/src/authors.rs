@@ -17,10 +17,19 @@ pub const MAX_AUTHOR_LISTS: usize = 64;
 #[derive(Debug, Clone, Default)]
 pub struct AuthorLists {
     names: Vec<String>,
-    /// platform ("" for any) → account id → lists bit mask.
-    ids: HashMap<Box<str>, HashMap<Box<str>, u64>>,
-    /// platform ("" for any) → lower-case handle → lists bit mask.
-    handles: HashMap<Box<str>, HashMap<Box<str>, u64>>,
+    /// Per platform ("" for any; a short list, scanned): account id → lists bit mask.
+    ids: Table,
+    /// Per platform: lower-case handle → lists bit mask.
+    handles: Table,
+}
+
+type Table = Vec<(Box<str>, HashMap<Box<str>, u64>)>;
+
+fn table<'a>(tables: &'a Table, platform: &str) -> Option<&'a HashMap<Box<str>, u64>> {
+    tables
+        .iter()
+        .find(|(p, _)| **p == *platform)
+        .map(|(_, m)| m)
 }
 
 impl AuthorLists {
@@ -41,11 +50,14 @@ impl AuthorLists {
                 Some(handle) => (&mut self.handles, handle.to_lowercase()),
                 None => (&mut self.ids, account.to_string()),
             };
-            *table
-                .entry(platform.into())
-                .or_default()
-                .entry(key.into())
-                .or_default() |= bit;
+            let i = match table.iter().position(|(p, _)| **p == *platform) {
+                Some(i) => i,
+                None => {
+                    table.push((platform.as_str().into(), HashMap::default()));
+                    table.len() - 1
+                }
+            };
+            *table[i].1.entry(key.into()).or_default() |= bit;
         }
         Some(self.names.len() - 1)
     }
@@ -67,15 +79,13 @@ impl AuthorLists {
         let mut mask = 0;
         for p in ["", platform] {
             if !author_id.is_empty() {
-                mask |= self
-                    .ids
-                    .get(p)
+                mask |= table(&self.ids, p)
                     .and_then(|m| m.get(author_id))
                     .copied()
                     .unwrap_or(0);
             }
             if !handle.is_empty() {
-                if let Some(m) = self.handles.get(p) {
+                if let Some(m) = table(&self.handles, p) {
                     // Allocate only for handles that are not already lower case.
                     let hit =
                         if handle.bytes().any(|b| b.is_ascii_uppercase()) || !handle.is_ascii() {

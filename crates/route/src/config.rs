@@ -8,7 +8,9 @@
 //! [`RouteConfig::load`] returns the compiled configuration with its warnings, or every
 //! problem found (errors and warnings) with file, line, column and text.
 
+mod resolve;
 mod sections;
+mod settings;
 
 use chrono::Duration;
 use earshot_model::Intent;

@@ -41,7 +41,6 @@ pub(crate) struct OpenTicket {
     /// post, the common case, allocates no vector.
     pub first_post: Box<str>,
     pub later_posts: Vec<Box<str>>,
-    generation: u32,
 }
 
 /// A set of tag ids: the first 64 as bits (no allocation), any beyond in a sorted vector.
@@ -98,7 +97,6 @@ impl OpenTicket {
             tags,
             first_post: first_post.into(),
             later_posts: Vec::new(),
-            generation: 0,
         }
     }
 
@@ -128,23 +126,44 @@ pub struct FoldingStats {
     pub approx_bytes: usize,
 }
 
+/// The hash table maps a key to a slot; the tickets live in a slab. Keeping the table's
+/// buckets small matters: a hash table sized for a million entries has two million buckets
+/// (power-of-two growth), and 24-byte buckets instead of 200-byte ones save ~300 MB there.
 #[derive(Debug, Clone)]
 pub(crate) struct Folding {
-    map: HashMap<u128, OpenTicket>,
-    log: VecDeque<(DateTime<Utc>, u128, u32)>,
-    window: Duration,
+    index: HashMap<[u64; 2], u32>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// `(unix seconds, slot, generation)` of every insert and update, oldest first.
+    log: VecDeque<(i64, u32, u32)>,
+    window: i64,
     max_age: Duration,
     max_open: usize,
     expired: u64,
     evicted: u64,
 }
 
+#[derive(Debug, Clone)]
+struct Slot {
+    /// Bumped on every insert and update of this slot, so log records of an earlier
+    /// occupant or an earlier update are recognised as stale.
+    generation: u32,
+    entry: Option<([u64; 2], OpenTicket)>,
+}
+
+fn split(key: u128) -> [u64; 2] {
+    // Truncation intended: the two halves of the key.
+    [key as u64, (key >> 64) as u64]
+}
+
 impl Folding {
     pub fn new(s: &FoldingSettings) -> Folding {
         Folding {
-            map: HashMap::default(),
+            index: HashMap::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
             log: VecDeque::new(),
-            window: s.window,
+            window: s.window.num_seconds(),
             max_age: s.max_age,
             max_open: s.max_open.max(1),
             expired: 0,
@@ -152,64 +171,117 @@ impl Folding {
         }
     }
 
-    /// The open ticket of `key`, unless it is past its window or its maximum age.
+    fn slot_of(&self, key: u128) -> Option<u32> {
+        self.index.get(&split(key)).copied()
+    }
+
+    fn ticket_mut(&mut self, slot: u32) -> Option<&mut OpenTicket> {
+        self.slots
+            .get_mut(slot as usize)?
+            .entry
+            .as_mut()
+            .map(|(_, t)| t)
+    }
+
+    fn remove(&mut self, slot: u32) {
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            if let Some((key, _)) = s.entry.take() {
+                self.index.remove(&key);
+                self.free.push(slot);
+            }
+        }
+    }
+
+    /// Whether a log record still describes the slot's latest activity.
+    fn is_current(&self, slot: u32, generation: u32) -> bool {
+        self.slots
+            .get(slot as usize)
+            .is_some_and(|s| s.generation == generation && s.entry.is_some())
+    }
+
+    /// The open ticket of `key`, unless it is past its maximum age.
     pub fn get_mut(&mut self, key: u128, now: DateTime<Utc>) -> Option<&mut OpenTicket> {
-        let ticket = self.map.get(&key)?;
-        if now - ticket.created_at >= self.max_age {
-            self.map.remove(&key);
+        let slot = self.slot_of(key)?;
+        let max_age = self.max_age;
+        let too_old = self
+            .ticket_mut(slot)
+            .is_some_and(|t| now - t.created_at >= max_age);
+        if too_old {
+            self.remove(slot);
             self.expired += 1;
             return None;
         }
-        self.map.get_mut(&key)
+        self.ticket_mut(slot)
     }
 
     /// The open ticket of `key` as it is, without expiry checks.
     pub fn peek(&self, key: u128) -> Option<&OpenTicket> {
-        self.map.get(&key)
+        let slot = self.slot_of(key)?;
+        self.slots
+            .get(slot as usize)?
+            .entry
+            .as_ref()
+            .map(|(_, t)| t)
     }
 
     /// Records activity on `key` (after an update through [`Folding::get_mut`]).
     pub fn touch(&mut self, key: u128, now: DateTime<Utc>) {
-        if let Some(t) = self.map.get_mut(&key) {
-            t.generation = t.generation.wrapping_add(1);
-            self.log.push_back((now, key, t.generation));
+        let Some(slot) = self.slot_of(key) else {
+            return;
+        };
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            s.generation = s.generation.wrapping_add(1);
+            self.log.push_back((now.timestamp(), slot, s.generation));
             self.maybe_compact();
         }
     }
 
     /// Adds a new open ticket, evicting the least recently active one when full.
     pub fn insert(&mut self, key: u128, ticket: OpenTicket, now: DateTime<Utc>) {
-        while self.map.len() >= self.max_open {
-            let Some((_, old, generation)) = self.log.pop_front() else {
+        while self.index.len() >= self.max_open {
+            let Some((_, slot, generation)) = self.log.pop_front() else {
                 break;
             };
-            if self
-                .map
-                .get(&old)
-                .is_some_and(|t| t.generation == generation)
-            {
-                self.map.remove(&old);
+            if self.is_current(slot, generation) {
+                self.remove(slot);
                 self.evicted += 1;
             }
         }
-        self.map.insert(key, ticket);
-        self.log.push_back((now, key, 0));
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                if self.slots.len() == self.slots.capacity() {
+                    // Double, but never past the cap: the slab is the bulk of the memory.
+                    let room = self.max_open.saturating_sub(self.slots.len()).max(1);
+                    self.slots.reserve_exact(self.slots.len().max(64).min(room));
+                }
+                self.slots.push(Slot {
+                    generation: 0,
+                    entry: None,
+                });
+                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        s.generation = s.generation.wrapping_add(1);
+        s.entry = Some((split(key), ticket));
+        self.index.insert(split(key), slot);
+        self.log.push_back((now.timestamp(), slot, s.generation));
         self.maybe_compact();
     }
 
     /// Drops entries whose last activity is a full window before `now`.
     pub fn expire(&mut self, now: DateTime<Utc>) {
-        while let Some(&(at, key, generation)) = self.log.front() {
+        let now = now.timestamp();
+        while let Some(&(at, slot, generation)) = self.log.front() {
             if now - at < self.window {
                 break;
             }
             self.log.pop_front();
-            if self
-                .map
-                .get(&key)
-                .is_some_and(|t| t.generation == generation)
-            {
-                self.map.remove(&key);
+            if self.is_current(slot, generation) {
+                self.remove(slot);
                 self.expired += 1;
             }
         }
@@ -218,35 +290,41 @@ impl Folding {
     /// Rebuilds the log when stale records outnumber live ones, keeping memory bounded for
     /// a conversation that is updated many times.
     fn maybe_compact(&mut self) {
-        if self.log.len() <= 2 * self.map.len() + 1024 {
+        if self.log.len() <= 2 * self.index.len() + 1024 {
             return;
         }
-        let map = &self.map;
-        self.log.retain(|(_, key, generation)| {
-            map.get(key).is_some_and(|t| t.generation == *generation)
+        let slots = &self.slots;
+        self.log.retain(|&(_, slot, generation)| {
+            slots
+                .get(slot as usize)
+                .is_some_and(|s| s.generation == generation && s.entry.is_some())
         });
     }
 
     pub fn stats(&self) -> FoldingStats {
         use std::mem::size_of;
-        // hashbrown: one control byte per bucket beside each (key, value) slot.
-        let table = self.map.capacity() * (size_of::<(u128, OpenTicket)>() + 1);
-        let log = self.log.capacity() * size_of::<(DateTime<Utc>, u128, u32)>();
+        // hashbrown: one control byte per bucket beside each (key, slot) pair.
+        let index = self.index.capacity() * 8 / 7 * (size_of::<([u64; 2], u32)>() + 1);
+        let slab = self.slots.capacity() * size_of::<Slot>() + self.free.capacity() * 4;
+        let log = self.log.capacity() * size_of::<(i64, u32, u32)>();
+        // Heap parts, rounded up to the 16-byte granularity of common allocators.
+        let round = |n: usize| if n == 0 { 0 } else { n.div_ceil(16) * 16 };
         let heap: usize = self
-            .map
-            .values()
-            .map(|t| {
-                t.tags.more.capacity() * 2
-                    + t.later_posts.capacity() * size_of::<Box<str>>()
-                    + t.post_ids().map(str::len).sum::<usize>()
-                    + t.incident.as_ref().map_or(0, |i| i.len())
+            .slots
+            .iter()
+            .filter_map(|s| s.entry.as_ref())
+            .map(|(_, t)| {
+                round(t.tags.more.capacity() * 2)
+                    + round(t.later_posts.capacity() * size_of::<Box<str>>())
+                    + t.post_ids().map(|p| round(p.len())).sum::<usize>()
+                    + t.incident.as_ref().map_or(0, |i| round(i.len()))
             })
             .sum();
         FoldingStats {
-            open: self.map.len(),
+            open: self.index.len(),
             expired: self.expired,
             evicted: self.evicted,
-            approx_bytes: table + log + heap,
+            approx_bytes: index + slab + log + heap,
         }
     }
 }

@@ -54,7 +54,14 @@ mod tests {
     #[test]
     fn ids_are_stable_and_framed() {
         // Pinned: a change here changes every ticket id in production.
-        assert_eq!(ticket_id("r", "x:c:1", "1"), ticket_id("r", "x:c:1", "1"));
+        assert_eq!(
+            ticket_id("outage-p1", "x:c:100", "100"),
+            "tkt_c3e4357a554fbddf"
+        );
+        assert_eq!(
+            incident_id("hoshizora", "outage", 1_790_000_000),
+            "inc_5d552d993f07f6e5"
+        );
         assert_ne!(ticket_id("ab", "c", "1"), ticket_id("a", "bc", "1"));
         let id = ticket_id("outage-p1", "x:c:100", "100");
         assert!(id.starts_with("tkt_") && id.len() == 20, "{id}");

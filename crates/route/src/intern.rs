@@ -3,6 +3,9 @@
 
 use foldhash::HashMap;
 
+/// Up to this many names, lookups scan the list instead of hashing.
+const LINEAR_MAX: usize = 16;
+
 /// Strings to dense `u32` ids, with a cap so hostile input cannot grow it without bound.
 #[derive(Debug, Clone)]
 pub(crate) struct Interner {
@@ -22,7 +25,13 @@ impl Interner {
 
     /// The id of `name`, adding it if there is room.
     pub fn intern(&mut self, name: &str) -> Option<u32> {
-        if let Some(id) = self.ids.get(name) {
+        // A handful of watchlists is the common case: comparing a few short strings beats
+        // hashing one.
+        if self.names.len() <= LINEAR_MAX {
+            if let Some(i) = self.names.iter().position(|n| **n == *name) {
+                return u32::try_from(i).ok();
+            }
+        } else if let Some(id) = self.ids.get(name) {
             return Some(*id);
         }
         if self.names.len() >= self.cap {

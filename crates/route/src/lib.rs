@@ -56,7 +56,7 @@
 //! let now = Utc.with_ymd_and_hms(2026, 5, 1, 8, 50, 0).unwrap();
 //! let outputs = router.route(&post, now);
 //! let RouteOutput::Ticket(ticket) = &outputs[0] else { panic!() };
-//! assert_eq!(ticket.queue, "billing");
+//! assert_eq!(&*ticket.queue, "billing");
 //! // 10 minutes on Friday, 50 on Thursday 7 May (09:50 JST).
 //! assert_eq!(ticket.due_at, Some(Utc.with_ymd_and_hms(2026, 5, 7, 0, 50, 0).unwrap()));
 //! assert_eq!(serde_json::to_value(&outputs[0]).unwrap()["kind"], "ticket");

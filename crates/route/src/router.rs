@@ -158,7 +158,7 @@ impl Router {
         now: DateTime<Utc>,
         out: &mut Vec<RouteOutput>,
     ) {
-        self.route_post(PostData::Owned(post), now, out);
+        self.route_post(PostData::Owned(Box::new(post)), now, out);
     }
 
     /// Moves the clock without a post: closes incidents whose volume is back to normal and
@@ -228,6 +228,8 @@ impl Router {
         if self.steps.is_empty() {
             if suppressed {
                 self.stats.suppressed += 1;
+            } else if let Some(ticket) = self.fold_follow_up(&data, now) {
+                out.push(ticket);
             } else {
                 self.stats.unrouted += 1;
                 let incident_id = incident.map(|(_, id)| id);
@@ -276,6 +278,64 @@ impl Router {
             }
             out.push(RouteOutput::Ticket(Box::new(ticket)));
         }
+    }
+
+    /// A reply that no rule takes (「まだ繋がらない」 names no product) still belongs to its
+    /// conversation: when the conversation has an open ticket, the post becomes its next
+    /// revision instead of an unrouted record. Only posts with a conversation id qualify; the
+    /// author fallback key is per watchlist, which such a post does not have.
+    fn fold_follow_up(&mut self, data: &PostData<'_>, now: DateTime<Utc>) -> Option<RouteOutput> {
+        let post = match data {
+            PostData::Borrowed(p) => *p,
+            PostData::Owned(p) => p,
+        };
+        if post
+            .post
+            .conversation_id
+            .as_deref()
+            .is_none_or(str::is_empty)
+        {
+            return None;
+        }
+        let conversation = conversation_key(post);
+        let key = ids::hash128(&["fold/v1", &conversation]);
+        let wm = self.watermark.unwrap_or(now);
+        let open = self.folding.get_mut(key, wm)?;
+        if open.post_ids().any(|p| p == post.post.id) {
+            self.stats.duplicates += 1;
+            return None;
+        }
+        open.revision += 1;
+        open.post_count += 1;
+        open.push_post(&post.post.id, self.t.config.folding.max_post_ids);
+        let opener = open.rule;
+        let detail = format!(
+            "follow-up post {} in the conversation folded into the ticket rule `{}` opened (revision {}); no rule matched it on its own",
+            post.post.id,
+            self.t.rule_id(opener),
+            open.revision
+        );
+        let reasons = vec![
+            TicketReason {
+                kind: ReasonKind::Fold,
+                rule_id: None,
+                detail: detail.into(),
+            },
+            self.t.reason(
+                ReasonKind::Priority,
+                opener,
+                &self.t.texts[opener as usize].priority,
+            ),
+        ];
+        self.stats.tickets_updated += 1;
+        self.folding.touch(key, wm);
+        let open = self.folding.peek(key)?;
+        let payload = match data {
+            PostData::Borrowed(p) => PostData::Borrowed(p),
+            PostData::Owned(p) => PostData::Borrowed(p),
+        };
+        let ticket = self.t.build(payload, now, open, conversation, reasons);
+        Some(RouteOutput::Ticket(Box::new(ticket)))
     }
 
     /// Interns the post's watchlists and counts it for spike detection; returns the author
@@ -524,7 +584,7 @@ fn unrouted(
     };
     let scored = match data {
         PostData::Borrowed(p) => p.clone(),
-        PostData::Owned(p) => p,
+        PostData::Owned(p) => *p,
     };
     RouteOutput::Unrouted(Box::new(Unrouted {
         routed_at: now,

@@ -215,6 +215,10 @@ impl Detector {
             if wl == u32::MAX || !self.is_tracked(wl, names) {
                 continue;
             }
+            let counted = |i: &&Intent| self.intent_mask & (1 << intent_index(**i)) != 0;
+            if !post.analysis.intents.iter().any(|i| counted(&i)) {
+                continue;
+            }
             let mut term_ids = std::mem::take(&mut self.scratch);
             term_ids.clear();
             term_ids.extend(
@@ -348,8 +352,13 @@ impl Detector {
             let boundary = current + self.bucket;
             self.close_bucket(boundary, names, out);
             steps += 1;
-            current = if steps >= MAX_STEPS { target } else { boundary };
+            let jump = steps >= MAX_STEPS && boundary < target;
+            current = if jump { target } else { boundary };
             for state in self.keys.iter_mut().flatten() {
+                if jump {
+                    // Skipping ahead: the buckets kept are far outside the new window.
+                    state.ring.clear();
+                }
                 state.ring.push_back(Bucket::new(current));
                 while state.ring.len() > self.k {
                     state.ring.pop_front();

@@ -30,7 +30,7 @@ pub(crate) struct RuleText {
 #[derive(Debug)]
 pub(crate) enum PostData<'a> {
     Borrowed(&'a ScoredPost),
-    Owned(ScoredPost),
+    Owned(Box<ScoredPost>),
 }
 
 #[derive(Debug)]
@@ -194,6 +194,7 @@ impl Tables {
         let (post, analysis) = match post {
             PostData::Borrowed(p) => (p.post.clone(), TicketAnalysis::from_analysis(&p.analysis)),
             PostData::Owned(p) => {
+                let p = *p;
                 let a = p.analysis;
                 let analysis = TicketAnalysis {
                     lang: a.lang,

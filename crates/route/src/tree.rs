@@ -39,13 +39,14 @@ impl Node {
     }
 }
 
+/// A parsed document: the root table's entries.
+pub(crate) type Document = Vec<(String, Spanned<Node>)>;
+
 /// A table's entries.
 pub(crate) type Entries = [(String, Spanned<Node>)];
 
 /// Parses a document. The error carries the span toml reports, when it has one.
-pub(crate) fn parse(
-    text: &str,
-) -> Result<Vec<(String, Spanned<Node>)>, (String, Option<Range<usize>>)> {
+pub(crate) fn parse(text: &str) -> Result<Document, (String, Option<Range<usize>>)> {
     match toml::from_str::<Node>(text) {
         Ok(Node::Table(entries)) => Ok(entries),
         Ok(_) => Err(("a TOML document must be a table".into(), None)),

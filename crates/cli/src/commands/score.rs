@@ -14,18 +14,23 @@ use earshot_model::{Post, ScoredPost};
 
 use crate::settings::analyzer_from;
 
-pub fn run(config: Option<&Path>, input: Option<&Path>) -> Result<ExitCode> {
-    let analyzer = analyzer_from(config)?;
-    let reader: Box<dyn BufRead> = match input {
-        None => Box::new(BufReader::with_capacity(1 << 16, io::stdin().lock())),
-        Some(p) if p == Path::new("-") => {
-            Box::new(BufReader::with_capacity(1 << 16, io::stdin().lock()))
-        }
+/// Posts from a file, or from stdin when `input` is absent or `-`.
+pub fn open_input(input: Option<&Path>) -> Result<Box<dyn BufRead>> {
+    let stdin =
+        || -> Box<dyn BufRead> { Box::new(BufReader::with_capacity(1 << 16, io::stdin().lock())) };
+    Ok(match input {
+        None => stdin(),
+        Some(p) if p == Path::new("-") => stdin(),
         Some(p) => Box::new(BufReader::with_capacity(
             1 << 16,
             File::open(p).with_context(|| format!("opening {}", p.display()))?,
         )),
-    };
+    })
+}
+
+pub fn run(config: Option<&Path>, input: Option<&Path>) -> Result<ExitCode> {
+    let analyzer = analyzer_from(config)?;
+    let reader = open_input(input)?;
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let mut scratch = Scratch::new();
     let (mut invalid, mut scored) = (0usize, 0usize);

@@ -1,67 +1,67 @@
-//! Reading each section of the route files and resolving the references between them.
+//! Reading each section of the route files: the first of two passes.
 //!
-//! Two passes: first every file is read into raw sections (values parsed, spans kept), then
-//! ids are resolved across files (a rule in `rules.toml` names a queue in `queues.toml`).
-//! Both passes report into the same sink, so one run lists every problem.
+//! Every file is read into raw sections (values parsed, spans kept); `resolve` then checks
+//! ids across files (a rule in `rules.toml` names a queue in `route.toml`). Both passes
+//! report into the same sink, so one run lists every problem. Rules and queues are read
+//! here, the settings sections in `settings`.
 
-use std::collections::HashMap;
-
-use chrono::{Duration, NaiveDate, NaiveTime, Weekday};
+use chrono::{Duration, NaiveDate, NaiveTime};
 use chrono_tz::Tz;
 use earshot_model::{Intent, Priority};
 use toml::Spanned;
 
-use super::{global, FoldingSettings, Queue, RouteConfig, SpikeSettings};
-use crate::authors::{AuthorLists, MAX_AUTHOR_LISTS};
-use crate::calendar::Calendar;
+use super::{FoldingSettings, RouteConfig, SpikeSettings};
 use crate::error::RouteError;
-use crate::load::{parse_date, parse_hours, parse_month_day, wrong, At, Sink, Table};
-use crate::rules::{shadowed_by, Actions, Conditions, Rule};
+use crate::load::{wrong, At, Sink, Table};
+use crate::rules::{Actions, Conditions, Rule};
 use crate::tree::{self, Node};
 
 const SECTIONS: &str =
     "the top level (sections: rule, queue, calendar, holiday_list, lists, folding, spike)";
 
-type Hours = Vec<(NaiveTime, NaiveTime)>;
+pub(super) type Hours = Vec<(NaiveTime, NaiveTime)>;
 
 #[derive(Debug)]
-struct RawCalendar<'a> {
-    id: At<&'a str>,
-    tz: Tz,
-    always_open: bool,
-    hours: [Hours; 7],
-    holidays: Vec<At<&'a str>>,
-    closed_annually: Vec<(u32, u32)>,
-    closed_dates: Vec<NaiveDate>,
-    open_dates: Vec<NaiveDate>,
+pub(super) struct RawCalendar<'a> {
+    pub(super) id: At<&'a str>,
+    pub(super) tz: Tz,
+    pub(super) always_open: bool,
+    pub(super) hours: [Hours; 7],
+    pub(super) holidays: Vec<At<&'a str>>,
+    pub(super) closed_annually: Vec<(u32, u32)>,
+    pub(super) closed_dates: Vec<NaiveDate>,
+    pub(super) open_dates: Vec<NaiveDate>,
 }
 
 #[derive(Debug)]
-struct RawQueue<'a> {
-    id: At<&'a str>,
-    calendar: Option<At<&'a str>>,
-    team: Option<String>,
-    sla: [Option<Duration>; 4],
+pub(super) struct RawQueue<'a> {
+    pub(super) id: At<&'a str>,
+    pub(super) calendar: Option<At<&'a str>>,
+    pub(super) team: Option<String>,
+    pub(super) sla: [Option<Duration>; 4],
 }
 
 #[derive(Debug)]
-struct RawRule<'a> {
-    rule: Rule,
-    id: At<&'a str>,
-    queue: Option<At<&'a str>>,
-    watchlists: Vec<At<&'a str>>,
-    lists: Vec<At<&'a str>>,
+pub(super) struct RawRule<'a> {
+    pub(super) rule: Rule,
+    pub(super) id: At<&'a str>,
+    pub(super) queue: Option<At<&'a str>>,
+    pub(super) watchlists: Vec<At<&'a str>>,
+    pub(super) lists: Vec<At<&'a str>>,
 }
+
+/// Spike settings with the watchlist and list references still to check.
+pub(super) type RawSpike<'a> = (SpikeSettings, Vec<At<&'a str>>, Vec<At<&'a str>>);
 
 #[derive(Debug, Default)]
-struct Raw<'a> {
-    rules: Vec<RawRule<'a>>,
-    queues: Vec<RawQueue<'a>>,
-    calendars: Vec<RawCalendar<'a>>,
-    holiday_lists: Vec<(At<&'a str>, Vec<NaiveDate>)>,
-    lists: Vec<(At<&'a str>, Vec<&'a str>)>,
-    folding: Option<FoldingSettings>,
-    spike: Option<(SpikeSettings, Vec<At<&'a str>>, Vec<At<&'a str>>)>,
+pub(super) struct Raw<'a> {
+    pub(super) rules: Vec<RawRule<'a>>,
+    pub(super) queues: Vec<RawQueue<'a>>,
+    pub(super) calendars: Vec<RawCalendar<'a>>,
+    pub(super) holiday_lists: Vec<(At<&'a str>, Vec<NaiveDate>)>,
+    pub(super) lists: Vec<(At<&'a str>, Vec<&'a str>)>,
+    pub(super) folding: Option<FoldingSettings>,
+    pub(super) spike: Option<RawSpike<'a>>,
 }
 
 pub(super) fn load(sink: &mut Sink<'_>, known_watchlists: Option<&[&str]>) -> Option<RouteConfig> {
@@ -81,7 +81,7 @@ pub(super) fn load(sink: &mut Sink<'_>, known_watchlists: Option<&[&str]>) -> Op
             read_section(sink, &mut raw, *file, key, node);
         }
     }
-    resolve(sink, raw, known_watchlists)
+    super::resolve::resolve(sink, raw, known_watchlists)
 }
 
 fn read_section<'a>(
@@ -115,8 +115,10 @@ fn read_section<'a>(
                 match key {
                     "rule" => raw.rules.extend(rule(sink, t)),
                     "queue" => raw.queues.extend(queue(sink, t)),
-                    "calendar" => raw.calendars.extend(calendar(sink, t)),
-                    _ => raw.holiday_lists.extend(holiday_list(sink, t)),
+                    "calendar" => raw.calendars.extend(super::settings::calendar(sink, t)),
+                    _ => raw
+                        .holiday_lists
+                        .extend(super::settings::holiday_list(sink, t)),
                 }
             }
         }
@@ -141,12 +143,12 @@ fn read_section<'a>(
         }
         "folding" => {
             if let Some(t) = single(sink, "folding", raw.folding.is_some()) {
-                raw.folding = Some(folding(sink, t));
+                raw.folding = Some(super::settings::folding(sink, t));
             }
         }
         "spike" => {
             if let Some(t) = single(sink, "spike", raw.spike.is_some()) {
-                raw.spike = Some(spike(sink, t));
+                raw.spike = Some(super::settings::spike(sink, t));
             }
         }
         _ => sink.report(
@@ -161,7 +163,7 @@ fn read_section<'a>(
 }
 
 /// Reads `id`, names the table after it, or reports it missing.
-fn id<'a>(sink: &mut Sink<'_>, t: &mut Table<'a>, kind: &str) -> Option<At<&'a str>> {
+pub(super) fn id<'a>(sink: &mut Sink<'_>, t: &mut Table<'a>, kind: &str) -> Option<At<&'a str>> {
     let id = t.str(sink, "id");
     match &id {
         Some(id) if !id.v.trim().is_empty() => t.what = format!("{kind} `{}`", id.v),
@@ -417,448 +419,4 @@ fn queue<'a>(sink: &mut Sink<'_>, mut t: Table<'a>) -> Option<RawQueue<'a>> {
         team,
         sla,
     })
-}
-
-fn calendar<'a>(sink: &mut Sink<'_>, mut t: Table<'a>) -> Option<RawCalendar<'a>> {
-    let id = id(sink, &mut t, "calendar");
-    let tz = match t.str(sink, "time_zone") {
-        Some(name) => name
-            .v
-            .parse::<Tz>()
-            .map_err(|_| sink.at(&name, RouteError::BadTimeZone(name.v.into())))
-            .ok(),
-        None => {
-            sink.report(
-                t.file,
-                t.span.clone(),
-                RouteError::MissingKey {
-                    key: "time_zone",
-                    section: t.what.clone(),
-                },
-            );
-            None
-        }
-    };
-    let always_open = t.bool(sink, "always_open").is_some_and(|b| b.v);
-    let mut hours: [Hours; 7] = Default::default();
-    if let Some(mut table) = t.table(sink, "hours") {
-        // Broad keys first, so `sat` overrides `weekend` wherever each is written.
-        for (key, days) in HOUR_KEYS {
-            let Some(node) = table.get(key) else { continue };
-            let spans = table.str_items(sink, key, node);
-            let mut parsed = Vec::new();
-            for span in spans.iter().filter(|s| s.v != "closed") {
-                match parse_hours(span.v) {
-                    Ok(h) => parsed.push(h),
-                    Err(why) => sink.at(
-                        span,
-                        RouteError::BadHours {
-                            text: span.v.to_string(),
-                            why,
-                        },
-                    ),
-                }
-            }
-            for day in *days {
-                hours[day.num_days_from_monday() as usize] = parsed.clone();
-            }
-        }
-        table.finish(sink);
-    }
-    let holidays = t.strs(sink, "holidays");
-    let dates = |t: &mut Table<'a>, sink: &mut Sink<'_>, key: &str| -> Vec<NaiveDate> {
-        let Some(node) = t.get(key) else {
-            return Vec::new();
-        };
-        t.str_items(sink, key, node)
-            .into_iter()
-            .filter_map(|d| {
-                parse_date(d.v)
-                    .map_err(|why| {
-                        sink.at(
-                            &d,
-                            RouteError::BadDate {
-                                text: d.v.into(),
-                                why,
-                            },
-                        )
-                    })
-                    .ok()
-            })
-            .collect()
-    };
-    let closed_dates = dates(&mut t, sink, "closed_dates");
-    let open_dates = dates(&mut t, sink, "open_dates");
-    let closed_annually = t
-        .strs(sink, "closed_annually")
-        .into_iter()
-        .filter_map(|d| {
-            parse_month_day(d.v)
-                .map_err(|why| {
-                    sink.at(
-                        &d,
-                        RouteError::BadDate {
-                            text: d.v.into(),
-                            why,
-                        },
-                    )
-                })
-                .ok()
-        })
-        .collect();
-    t.finish(sink);
-    Some(RawCalendar {
-        id: id?,
-        tz: tz?,
-        always_open,
-        hours,
-        holidays,
-        closed_annually,
-        closed_dates,
-        open_dates,
-    })
-}
-
-const WEEKDAYS: &[Weekday] = &[
-    Weekday::Mon,
-    Weekday::Tue,
-    Weekday::Wed,
-    Weekday::Thu,
-    Weekday::Fri,
-];
-const HOUR_KEYS: &[(&str, &[Weekday])] = &[
-    (
-        "daily",
-        &[
-            Weekday::Mon,
-            Weekday::Tue,
-            Weekday::Wed,
-            Weekday::Thu,
-            Weekday::Fri,
-            Weekday::Sat,
-            Weekday::Sun,
-        ],
-    ),
-    ("weekdays", WEEKDAYS),
-    ("weekend", &[Weekday::Sat, Weekday::Sun]),
-    ("mon", &[Weekday::Mon]),
-    ("tue", &[Weekday::Tue]),
-    ("wed", &[Weekday::Wed]),
-    ("thu", &[Weekday::Thu]),
-    ("fri", &[Weekday::Fri]),
-    ("sat", &[Weekday::Sat]),
-    ("sun", &[Weekday::Sun]),
-];
-
-fn holiday_list<'a>(
-    sink: &mut Sink<'_>,
-    mut t: Table<'a>,
-) -> Option<(At<&'a str>, Vec<NaiveDate>)> {
-    let id = id(sink, &mut t, "holiday list");
-    let dates = t
-        .strs(sink, "dates")
-        .into_iter()
-        .filter_map(|d| {
-            parse_date(d.v)
-                .map_err(|why| {
-                    sink.at(
-                        &d,
-                        RouteError::BadDate {
-                            text: d.v.into(),
-                            why,
-                        },
-                    )
-                })
-                .ok()
-        })
-        .collect();
-    t.finish(sink);
-    Some((id?, dates))
-}
-
-fn folding(sink: &mut Sink<'_>, mut t: Table<'_>) -> FoldingSettings {
-    let d = FoldingSettings::default();
-    let positive = |sink: &mut Sink<'_>, v: At<u64>, key: &str| {
-        if v.v == 0 {
-            sink.at(
-                &v,
-                RouteError::BadValue {
-                    key: key.into(),
-                    why: "must be at least 1".into(),
-                },
-            );
-        }
-        usize::try_from(v.v).unwrap_or(usize::MAX)
-    };
-    let settings = FoldingSettings {
-        window: t.duration(sink, "window", true).map_or(d.window, |v| v.v),
-        max_age: t.duration(sink, "max_age", true).map_or(d.max_age, |v| v.v),
-        max_open: t
-            .uint(sink, "max_open")
-            .map_or(d.max_open, |v| positive(sink, v, "max_open")),
-        max_post_ids: t
-            .uint(sink, "max_post_ids")
-            .map_or(d.max_post_ids, |v| positive(sink, v, "max_post_ids")),
-    };
-    t.finish(sink);
-    settings
-}
-
-fn spike<'a>(
-    sink: &mut Sink<'_>,
-    mut t: Table<'a>,
-) -> (SpikeSettings, Vec<At<&'a str>>, Vec<At<&'a str>>) {
-    let d = SpikeSettings::default();
-    let enabled = t.bool(sink, "enabled").map_or(d.enabled, |b| b.v);
-    let bucket = t.duration(sink, "bucket", true);
-    let window = t.duration(sink, "window", true);
-    let bucket_len = bucket.as_ref().map_or(d.bucket, |b| b.v);
-    if bucket_len < Duration::seconds(1) {
-        if let Some(b) = &bucket {
-            sink.at(
-                b,
-                RouteError::BadValue {
-                    key: "bucket".into(),
-                    why: "must be at least 1s".into(),
-                },
-            );
-        }
-    }
-    let window_buckets = match &window {
-        Some(w) if bucket_len > Duration::zero() => {
-            let n = w.v.num_seconds() / bucket_len.num_seconds().max(1);
-            if w.v.num_seconds() % bucket_len.num_seconds().max(1) != 0 || !(1..=1000).contains(&n)
-            {
-                let why = "must be 1 to 1000 whole buckets".into();
-                sink.at(
-                    w,
-                    RouteError::BadValue {
-                        key: "window".into(),
-                        why,
-                    },
-                );
-            }
-            u32::try_from(n.clamp(1, 1000)).unwrap_or(1)
-        }
-        _ => d.window_buckets,
-    };
-    let sensitivity = t.float(sink, "sensitivity");
-    if let Some(s) = sensitivity.as_ref().filter(|s| s.v <= 0.0) {
-        sink.at(
-            s,
-            RouteError::BadRange(format!("sensitivity {} must be above 0", s.v)),
-        );
-    }
-    let intents = t
-        .strs(sink, "intents")
-        .into_iter()
-        .filter_map(|i| {
-            let parsed = Intent::parse(i.v);
-            if parsed.is_none() {
-                sink.at(&i, RouteError::UnknownIntent(i.v.into()));
-            }
-            parsed
-        })
-        .collect::<Vec<_>>();
-    let has_intents = t.get("intents").is_some();
-    let count = |v: Option<At<u64>>, default: usize| {
-        v.map_or(default, |v| usize::try_from(v.v).unwrap_or(usize::MAX))
-    };
-    let settings = SpikeSettings {
-        enabled,
-        bucket: bucket_len.max(Duration::seconds(1)),
-        window_buckets,
-        half_life: t
-            .duration(sink, "half_life", true)
-            .map_or(d.half_life, |v| v.v),
-        sensitivity: sensitivity.map_or(d.sensitivity, |s| s.v),
-        min_count: t.uint(sink, "min_count").map_or(d.min_count, |v| v.v),
-        cooldown: t
-            .duration(sink, "cooldown", true)
-            .map_or(d.cooldown, |v| v.v),
-        intents: if has_intents { intents } else { d.intents },
-        watchlists: Vec::new(),
-        ignore_lists: Vec::new(),
-        samples: count(t.uint(sink, "samples"), d.samples),
-        top_terms: count(t.uint(sink, "top_terms"), d.top_terms),
-    };
-    let watchlists = t.strs(sink, "watchlists");
-    let ignore = t.strs(sink, "ignore_lists");
-    t.finish(sink);
-    (settings, watchlists, ignore)
-}
-
-/// Second pass: ids, references, cross-rule warnings.
-fn resolve(sink: &mut Sink<'_>, raw: Raw<'_>, known: Option<&[&str]>) -> Option<RouteConfig> {
-    let holiday_lists = unique(
-        sink,
-        "holiday list",
-        raw.holiday_lists.iter().map(|(id, _)| id),
-    );
-    let mut calendars = Vec::new();
-    let cal_ids = unique(sink, "calendar", raw.calendars.iter().map(|c| &c.id));
-    for c in &raw.calendars {
-        let mut cal = if c.always_open {
-            Calendar::always_open(c.id.v, c.tz)
-        } else {
-            Calendar::new(c.id.v, c.tz)
-        };
-        for (day, hours) in c.hours.iter().enumerate() {
-            let weekday = Weekday::try_from(u8::try_from(day).unwrap_or(0)).unwrap_or(Weekday::Mon);
-            cal = cal.with_hours(weekday, hours);
-        }
-        for h in &c.holidays {
-            if h.v == "jp" {
-                cal = cal.with_japanese_holidays();
-            } else if let Some(&i) = holiday_lists.get(h.v) {
-                cal = cal.with_closed_dates(raw.holiday_lists[i].1.iter().copied());
-            } else {
-                sink.at(h, RouteError::UnknownHolidayList(h.v.into()));
-            }
-        }
-        for &(m, d) in &c.closed_annually {
-            cal = cal.with_closed_annually(m, d);
-        }
-        cal = cal
-            .with_closed_dates(c.closed_dates.iter().copied())
-            .with_open_dates(c.open_dates.iter().copied());
-        if !cal.has_hours() {
-            sink.at(&c.id, RouteError::NeverOpen(c.id.v.into()));
-        }
-        calendars.push(cal);
-    }
-
-    let queue_ids = unique(sink, "queue", raw.queues.iter().map(|q| &q.id));
-    let mut queues = Vec::new();
-    for q in &raw.queues {
-        let calendar = match &q.calendar {
-            Some(name) => cal_ids.get(name.v).copied().unwrap_or_else(|| {
-                sink.at(name, RouteError::UnknownCalendar(name.v.into()));
-                0
-            }),
-            None => {
-                // No calendar: the target counts wall-clock time, 24/7.
-                calendars.push(Calendar::always_open("24/7", chrono_tz::UTC));
-                calendars.len() - 1
-            }
-        };
-        queues.push(Queue {
-            id: q.id.v.to_string(),
-            calendar,
-            team: q.team.clone(),
-            sla: q.sla,
-        });
-    }
-
-    let mut lists = AuthorLists::default();
-    let _ = unique(sink, "author list", raw.lists.iter().map(|(name, _)| name));
-    for (name, entries) in &raw.lists {
-        if lists.index_of(name.v).is_none()
-            && lists.add_list(name.v, entries.iter().copied()).is_none()
-        {
-            let why = format!("at most {MAX_AUTHOR_LISTS} author lists");
-            sink.at(
-                name,
-                RouteError::BadValue {
-                    key: "lists".into(),
-                    why,
-                },
-            );
-        }
-    }
-    let check_list = |sink: &mut Sink<'_>, l: &At<&str>| {
-        if lists.index_of(l.v).is_none() {
-            sink.at(l, RouteError::UnknownList(l.v.into()));
-        }
-    };
-    let check_watchlist = |sink: &mut Sink<'_>, w: &At<&str>| {
-        if known.is_some_and(|k| !k.contains(&w.v)) {
-            sink.at(w, RouteError::UnknownWatchlist(w.v.into()));
-        }
-    };
-
-    let _ = unique(sink, "rule", raw.rules.iter().map(|r| &r.id));
-    for r in &raw.rules {
-        r.lists.iter().for_each(|l| check_list(sink, l));
-        r.watchlists.iter().for_each(|w| check_watchlist(sink, w));
-        let Some(q) = &r.queue else { continue };
-        match queue_ids.get(q.v) {
-            None => sink.at(q, RouteError::UnknownQueue(q.v.into())),
-            Some(&i) => {
-                if let Some(p) = r
-                    .rule
-                    .then
-                    .priority
-                    .filter(|p| queues[i].sla[p.index()].is_none())
-                {
-                    let error = RouteError::MissingSla {
-                        queue: q.v.into(),
-                        priority: p.as_str(),
-                        rule: r.id.v.into(),
-                    };
-                    sink.at(q, error);
-                }
-            }
-        }
-    }
-    let rules: Vec<Rule> = raw.rules.iter().map(|r| r.rule.clone()).collect();
-    for (j, by) in shadowed_by(&rules).into_iter().enumerate() {
-        if let Some(i) = by {
-            let error = RouteError::ShadowedRule {
-                rule: rules[j].id.clone(),
-                by: rules[i].id.clone(),
-                by_line: rules[i].line,
-            };
-            sink.at(&raw.rules[j].id, error);
-        }
-    }
-    if rules.is_empty() {
-        global(sink, RouteError::NoRules);
-    }
-
-    let spike = match raw.spike {
-        Some((mut settings, watchlists, ignore)) => {
-            watchlists.iter().for_each(|w| check_watchlist(sink, w));
-            ignore.iter().for_each(|l| check_list(sink, l));
-            settings.watchlists = watchlists.iter().map(|w| w.v.to_string()).collect();
-            settings.ignore_lists = ignore.iter().map(|l| l.v.to_string()).collect();
-            settings
-        }
-        None => SpikeSettings::default(),
-    };
-    Some(RouteConfig {
-        rules,
-        queues,
-        calendars,
-        lists,
-        folding: raw.folding.unwrap_or_default(),
-        spike,
-    })
-}
-
-/// Maps each id to its first index, reporting later duplicates.
-fn unique<'a, 'b: 'a>(
-    sink: &mut Sink<'_>,
-    what: &'static str,
-    ids: impl Iterator<Item = &'a At<&'b str>>,
-) -> HashMap<&'b str, usize> {
-    let mut seen: HashMap<&'b str, usize> = HashMap::new();
-    let mut first: HashMap<&'b str, (usize, std::ops::Range<usize>)> = HashMap::new();
-    for (i, id) in ids.enumerate() {
-        if let Some((file, span)) = first.get(id.v) {
-            let first_line = sink.line_of(*file, span);
-            sink.at(
-                id,
-                RouteError::DuplicateId {
-                    what,
-                    id: id.v.into(),
-                    first_line,
-                },
-            );
-        } else {
-            first.insert(id.v, (id.file, id.span.clone()));
-            seen.insert(id.v, i);
-        }
-    }
-    seen
 }

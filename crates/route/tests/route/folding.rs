@@ -64,7 +64,7 @@ fn a_reply_updates_the_open_ticket_and_escalates() {
     assert_eq!((t2.revision, t2.priority), (2, Priority::P1));
     assert_eq!(t2.post_ids, ["100", "101"]);
     assert_eq!(t2.post.id, "101");
-    assert_eq!(t2.rule_id, "question", "the rule that opened the ticket");
+    assert_eq!(&*t2.rule_id, "question", "the rule that opened the ticket");
     assert_eq!(t2.created_at, t1.created_at);
     assert_eq!(
         t2.due_at,
@@ -273,4 +273,30 @@ fn rss_bytes() -> u64 {
                 .and_then(|p| p.parse::<u64>().ok())
         })
         .map_or(0, |pages| pages * 4096)
+}
+
+#[test]
+fn a_follow_up_no_rule_takes_still_joins_its_conversation() {
+    let mut r = router(CONFIG);
+    let first = in_thread(
+        post("300", "u3", &["hoshizora"], &[Intent::Complaint], -0.4),
+        "300",
+    );
+    let t1 = only_ticket(&r.route(&first, tokyo(2026, 11, 20, 10, 0))).clone();
+
+    // 「まだ繋がらない」: no watchlist, no intent a rule wants, but the same thread.
+    let follow_up = in_thread(post("301", "u3", &[], &[Intent::Other], 0.0), "300");
+    let t2 = only_ticket(&r.route(&follow_up, tokyo(2026, 11, 20, 11, 0))).clone();
+    assert_eq!(t2.ticket_id, t1.ticket_id);
+    assert_eq!(t2.revision, 2);
+    assert_eq!(t2.post_ids, ["300", "301"]);
+    assert!(t2.reasons.iter().any(|r| r.kind == ReasonKind::Fold));
+
+    // The same kind of post outside any open conversation stays unrouted.
+    let stray = in_thread(post("400", "u4", &[], &[Intent::Other], 0.0), "399");
+    let outputs = r.route(&stray, tokyo(2026, 11, 20, 11, 5));
+    assert!(matches!(
+        outputs.as_slice(),
+        [earshot_route::RouteOutput::Unrouted(_)]
+    ));
 }

@@ -1,5 +1,7 @@
 //! Integration tests of earshot-route through its public API, in one binary (one link).
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 mod calendar;
 mod config;
 mod folding;

@@ -309,3 +309,18 @@ proptest! {
         prop_assert_eq!(&again, &ab_c);
     }
 }
+
+#[test]
+fn a_long_silence_forgets_old_buckets() {
+    let mut r = router(CONFIG);
+    let (mut id, mut out) = (0, Vec::new());
+    let day = utc(2026, 1, 1, 0, 0);
+    quiet_day(&mut r, day, &mut id, &mut out);
+    // Four months later (beyond the 10,000 boundaries walked one by one), a trickle of
+    // reports must not add up with counts from January.
+    let later = day + Duration::days(120);
+    feed(&mut r, later, Duration::minutes(10), 10, &mut id, &mut out);
+    assert_eq!(opened(&out), 0);
+    let counts = r.spike_counts();
+    assert_eq!(counts.totals().map(|(_, n)| n).sum::<u64>(), 10);
+}
