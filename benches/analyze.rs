@@ -7,6 +7,10 @@
 //!
 //! Run: `cargo bench --bench analyze`. The automaton's size is printed once at start.
 
+/// The allocator the `earshot` binary uses, so the numbers match it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 use std::time::Instant;
 

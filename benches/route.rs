@@ -6,6 +6,10 @@
 //!
 //!     cargo bench --bench route
 
+/// The allocator the `earshot` binary uses, so the numbers match it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::time::Instant;
 
