@@ -1,7 +1,11 @@
 //! One module per subcommand.
 
 pub mod check;
+pub mod demo;
 pub mod eval;
 pub mod explain;
+pub mod ingest;
+pub mod pipeline;
 pub mod score;
+pub mod tail;
 pub mod triage;

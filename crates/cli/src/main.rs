@@ -7,7 +7,9 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod commands;
+mod daemon;
 mod settings;
+mod stages;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +64,58 @@ enum Command {
         /// Posts as JSON lines; stdin when absent or `-`.
         input: Option<PathBuf>,
     },
+    /// Run the whole pipeline on an embedded Kafka broker with the bundled sample posts,
+    /// print tickets as they appear and a summary, and exit.
+    Demo {
+        /// Defaults to examples/earshot.toml.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Print only one JSON summary line: posts, tickets, incidents, unrouted, dlq, seconds.
+        #[arg(long)]
+        json: bool,
+        /// Post files to replay instead of the bundled samples.
+        inputs: Vec<PathBuf>,
+    },
+    /// Publish posts (JSON lines from files or stdin) to the raw topic; invalid lines go to
+    /// the dead-letter topic.
+    Ingest {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        inputs: Vec<PathBuf>,
+    },
+    /// Publish a file of posts to the raw topic, showing progress.
+    Replay {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        file: PathBuf,
+    },
+    /// Run the analyze stage: raw posts → scored posts (a consumer group; run more to scale).
+    Analyze {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Run the route stage: scored posts → tickets, incidents, unrouted.
+    Route {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Run every stage in one process (still through Kafka).
+    Run {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Print the records of a topic as they arrive (a `^regex` subscribes to many).
+    Tail {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Print the raw JSON payloads.
+        #[arg(long)]
+        raw: bool,
+        /// Start from the oldest record instead of new ones.
+        #[arg(long)]
+        from_beginning: bool,
+        topic: String,
+    },
     /// Check a configuration and the files it names; list every problem with file:line.
     Check {
         #[arg(long, short)]
@@ -82,6 +136,42 @@ fn main() -> ExitCode {
         Command::Triage { config, input } => {
             commands::triage::run(config.as_deref(), input.as_deref())
         }
+        Command::Demo {
+            config,
+            json,
+            inputs,
+        } => commands::demo::run(config.as_deref(), &inputs, json, false),
+        Command::Ingest { config, inputs } => {
+            commands::ingest::run(config.as_deref(), &inputs, false)
+        }
+        Command::Replay { config, file } => commands::ingest::run(config.as_deref(), &[file], true),
+        Command::Analyze { config } => commands::pipeline::run(
+            config.as_deref(),
+            commands::pipeline::Stages {
+                analyze: true,
+                route: false,
+            },
+        ),
+        Command::Route { config } => commands::pipeline::run(
+            config.as_deref(),
+            commands::pipeline::Stages {
+                analyze: false,
+                route: true,
+            },
+        ),
+        Command::Run { config } => commands::pipeline::run(
+            config.as_deref(),
+            commands::pipeline::Stages {
+                analyze: true,
+                route: true,
+            },
+        ),
+        Command::Tail {
+            config,
+            raw,
+            from_beginning,
+            topic,
+        } => commands::tail::run(config.as_deref(), &topic, raw, from_beginning),
         Command::Check { config } => commands::check::run(config.as_deref()),
     };
     match result {

@@ -13,6 +13,9 @@ use serde::Deserialize;
 pub struct Settings {
     pub analyze: AnalyzeSettings,
     pub route: RouteSettings,
+    pub kafka: earshot_kafka::KafkaSettings,
+    pub admin: AdminSettings,
+    pub log: LogSettings,
     /// The folder relative paths are resolved against.
     #[serde(skip)]
     pub base: PathBuf,
@@ -38,6 +41,59 @@ pub struct AnalyzeSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct RouteSettings {
     pub files: Vec<PathBuf>,
+    /// `wall`: the route stage's clock is the time now (live operation). `event`: it is the
+    /// posts' `created_at` (never going backwards), for replays of history through the
+    /// pipeline; `earshot demo` uses it.
+    pub clock: RouteClock,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteClock {
+    #[default]
+    Wall,
+    Event,
+}
+
+/// The admin HTTP server: `/metrics`, `/livez`, `/readyz`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminSettings {
+    /// Address to listen on; empty to disable.
+    pub listen: String,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        AdminSettings {
+            listen: "127.0.0.1:9464".into(),
+        }
+    }
+}
+
+/// Logging: `tracing` events, human-readable or JSON lines; the level can be overridden
+/// with `RUST_LOG`.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            format: LogFormat::Human,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
 }
 
 impl Settings {

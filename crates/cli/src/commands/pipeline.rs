@@ -1,0 +1,120 @@
+//! `earshot analyze`, `earshot route`, `earshot run`: the pipeline stages as a daemon. Each
+//! stage is a consumer group; run more replicas of the same command to scale it.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use earshot_kafka::{Metrics, Shutdown};
+use prometheus::Registry;
+use tracing::{error, info};
+
+use crate::daemon::{
+    init_logging, serve_admin, spawn_analyze, spawn_route, watch_signals, RunningStage,
+};
+use crate::settings::Settings;
+
+/// Which stages this process runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Stages {
+    pub analyze: bool,
+    pub route: bool,
+}
+
+pub fn run(config: Option<&Path>, stages: Stages) -> Result<ExitCode> {
+    let settings = Settings::load(config)?;
+    init_logging(&settings.log);
+    let analyzer = Arc::new(settings.analyzer()?);
+    let router = if stages.route {
+        Some(settings.router(&analyzer)?)
+    } else {
+        None
+    };
+    let registry = Registry::new();
+    let metrics = Metrics::register(&registry).context("registering metrics")?;
+    let shutdown = Shutdown::new();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+
+    let mut running: Vec<RunningStage> = Vec::new();
+    if stages.analyze {
+        running.push(spawn_analyze(
+            &settings.kafka,
+            analyzer.clone(),
+            &metrics,
+            &shutdown,
+        ));
+    }
+    if let Some(router) = router {
+        running.push(spawn_route(
+            &settings.kafka,
+            router,
+            settings.route.clock,
+            &metrics,
+            &shutdown,
+        ));
+    }
+    let healths = running.iter().map(|s| s.health.clone()).collect();
+    if !settings.admin.listen.is_empty() {
+        runtime.block_on(serve_admin(
+            &settings.admin.listen,
+            registry.clone(),
+            healths,
+        ))?;
+    }
+    runtime.spawn(watch_signals(shutdown.clone()));
+    wait(
+        running,
+        &shutdown,
+        Duration::from_secs(settings.kafka.shutdown_seconds),
+    )
+}
+
+/// Waits for the stages; when one stops with an error, stops the others. Past the shutdown
+/// deadline the process exits regardless.
+pub fn wait(
+    running: Vec<RunningStage>,
+    shutdown: &Shutdown,
+    deadline: Duration,
+) -> Result<ExitCode> {
+    let mut shutdown_at: Option<Instant> = None;
+    while !running.iter().all(RunningStage::is_finished) {
+        if running.iter().any(RunningStage::is_finished) && !shutdown.is_triggered() {
+            // One stage ended on its own (an error): take the others down cleanly.
+            shutdown.trigger();
+        }
+        if shutdown.is_triggered() {
+            let at = *shutdown_at.get_or_insert_with(Instant::now);
+            if at.elapsed() > deadline + Duration::from_secs(5) {
+                error!("Shutdown deadline passed; exiting without a clean stop");
+                return Ok(ExitCode::from(1));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut failed = false;
+    for stage in running {
+        let name = stage.name;
+        match stage.join() {
+            Ok(report) => info!(
+                stage = name,
+                received = report.received,
+                produced = report.produced,
+                "Stage finished"
+            ),
+            Err(e) => {
+                error!(stage = name, code = e.code(), error = %e, "Stage failed");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,227 @@
+//! What the long-running commands share: logging, the admin HTTP server, signal handling,
+//! and starting stages on threads of their own.
+//!
+//! Stages run on dedicated OS threads (librdkafka's rebalance callbacks block, and must not
+//! block a tokio worker); tokio serves only the admin endpoints and waits for signals.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router as Http;
+use earshot_analyze::Analyzer;
+use earshot_kafka::{
+    run_stage, Health, KafkaSettings, Metrics, Shutdown, StageError, StageReport, StageSpec,
+};
+use prometheus::{Encoder, Registry, TextEncoder};
+use tracing::{info, warn};
+
+use crate::settings::{LogFormat, LogSettings};
+use crate::stages::analyze::AnalyzeProcessor;
+use crate::stages::route::RouteProcessor;
+
+/// Sets up `tracing`: human or JSON lines on stderr, `RUST_LOG` overriding the level.
+pub fn init_logging(settings: &LogSettings) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match settings.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Human => builder.try_init(),
+    };
+}
+
+/// A stage running on its own thread.
+pub struct RunningStage {
+    pub name: &'static str,
+    pub health: Arc<Health>,
+    thread: JoinHandle<Result<StageReport, StageError>>,
+}
+
+impl RunningStage {
+    pub fn join(self) -> Result<StageReport, StageError> {
+        self.thread.join().unwrap_or_else(|_| {
+            Err(StageError::Delivery {
+                topic: String::new(),
+                partition: -1,
+                offset: -1,
+                error: "stage thread panicked".into(),
+            })
+        })
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.thread.is_finished()
+    }
+}
+
+pub fn spawn_analyze(
+    kafka: &KafkaSettings,
+    analyzer: Arc<Analyzer>,
+    metrics: &Metrics,
+    shutdown: &Shutdown,
+) -> RunningStage {
+    let spec = StageSpec {
+        name: "analyze",
+        input_topic: kafka.topics.raw.clone(),
+        group_id: kafka.groups.analyze.clone(),
+        instance_id: None,
+    };
+    let processor = AnalyzeProcessor::new(analyzer, kafka.topics.scored.clone(), metrics);
+    spawn(
+        spec,
+        kafka.clone(),
+        processor,
+        metrics.clone(),
+        shutdown.clone(),
+    )
+}
+
+pub fn spawn_route(
+    kafka: &KafkaSettings,
+    router: earshot_route::Router,
+    clock: crate::settings::RouteClock,
+    metrics: &Metrics,
+    shutdown: &Shutdown,
+) -> RunningStage {
+    let spec = StageSpec {
+        name: "route",
+        input_topic: kafka.topics.scored.clone(),
+        group_id: kafka.groups.route.clone(),
+        instance_id: None,
+    };
+    let processor =
+        RouteProcessor::new(router, kafka.topics.clone(), metrics.clone()).with_clock(clock);
+    spawn(
+        spec,
+        kafka.clone(),
+        processor,
+        metrics.clone(),
+        shutdown.clone(),
+    )
+}
+
+fn spawn<P: earshot_kafka::Processor + 'static>(
+    spec: StageSpec,
+    kafka: KafkaSettings,
+    processor: P,
+    metrics: Metrics,
+    shutdown: Shutdown,
+) -> RunningStage {
+    let health = Health::new();
+    let stage_health = health.clone();
+    let name = spec.name;
+    let thread = std::thread::Builder::new()
+        .name(format!("earshot-{name}"))
+        .spawn(move || run_stage(&spec, &kafka, processor, &shutdown, &stage_health, &metrics))
+        .expect("spawning a stage thread");
+    RunningStage {
+        name,
+        health,
+        thread,
+    }
+}
+
+#[derive(Clone)]
+struct AdminState {
+    registry: Registry,
+    healths: Vec<Arc<Health>>,
+}
+
+/// Serves `/metrics`, `/livez` and `/readyz` on `listen` until the runtime stops.
+pub async fn serve_admin(
+    listen: &str,
+    registry: Registry,
+    healths: Vec<Arc<Health>>,
+) -> Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding the admin server to {listen}"))?;
+    let address = listener.local_addr()?;
+    let app = Http::new()
+        .route("/metrics", get(metrics))
+        .route("/livez", get(livez))
+        .route("/readyz", get(readyz))
+        .with_state(AdminState { registry, healths });
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            warn!(error = %e, "Admin server stopped");
+        }
+    });
+    info!(%address, "Admin server listening (/metrics, /livez, /readyz)");
+    Ok(address)
+}
+
+async fn metrics(
+    State(state): State<AdminState>,
+) -> (StatusCode, [(&'static str, &'static str); 1], Vec<u8>) {
+    let mut body = Vec::new();
+    let encoder = TextEncoder::new();
+    let status = match encoder.encode(&state.registry.gather(), &mut body) {
+        Ok(()) => StatusCode::OK,
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (
+        status,
+        [("content-type", "text/plain; version=0.0.4")],
+        body,
+    )
+}
+
+async fn livez(State(state): State<AdminState>) -> (StatusCode, &'static str) {
+    // The processing loops go round at least every 50 ms; ten seconds of silence means stuck.
+    if state
+        .healths
+        .iter()
+        .all(|h| h.is_live(Duration::from_secs(10)))
+    {
+        (StatusCode::OK, "live\n")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "a stage loop is not making progress\n",
+        )
+    }
+}
+
+async fn readyz(State(state): State<AdminState>) -> (StatusCode, &'static str) {
+    if !state.healths.is_empty()
+        && state
+            .healths
+            .iter()
+            .all(|h| h.ready.load(std::sync::atomic::Ordering::SeqCst))
+    {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: no partitions assigned, or shutting down\n",
+        )
+    }
+}
+
+/// On the first SIGTERM or SIGINT, asks the stages to stop gracefully; on the second, exits
+/// at once.
+pub async fn watch_signals(shutdown: Shutdown) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        warn!("Could not install signal handlers");
+        return;
+    };
+    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    info!("Shutting down: draining, flushing and committing (a second signal exits at once)");
+    shutdown.trigger();
+    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    warn!("Second signal: exiting without draining");
+    std::process::exit(130);
+}

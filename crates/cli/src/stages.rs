@@ -1,0 +1,5 @@
+//! The stages' logic on Kafka records: each a [`earshot_kafka::Processor`] around one engine.
+
+pub mod analyze;
+pub mod ingest;
+pub mod route;

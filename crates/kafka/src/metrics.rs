@@ -1,0 +1,119 @@
+//! The metrics every stage exposes, registered on a registry the caller owns (no globals,
+//! so tests stay isolated). Names follow `earshot_<subject>_<unit>[_total]`; labels are
+//! bounded: stage, topic, partition, queue, priority, error code.
+
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
+
+/// Handles to the stage metrics; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    pub posts_received: IntCounterVec,
+    pub posts_discarded: IntCounterVec,
+    pub records_produced: IntCounterVec,
+    pub dead_letters: IntCounterVec,
+    pub errors: IntCounterVec,
+    pub stage_latency: HistogramVec,
+    pub post_to_ticket_latency: Histogram,
+    pub tickets_emitted: IntCounterVec,
+    pub incidents_opened: IntCounter,
+    pub consumer_lag: IntGaugeVec,
+    pub in_flight: IntGaugeVec,
+}
+
+impl Metrics {
+    /// Creates the metrics and registers them on `registry`.
+    pub fn register(registry: &Registry) -> prometheus::Result<Metrics> {
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            IntCounterVec::new(Opts::new(name, help), labels)
+        };
+        let latency_buckets = vec![
+            0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0,
+        ];
+        let metrics = Metrics {
+            posts_received: counter(
+                "earshot_posts_received_total",
+                "Records a stage took from its input topic",
+                &["stage"],
+            )?,
+            posts_discarded: counter(
+                "earshot_posts_discarded_total",
+                "Posts a stage dropped on purpose (no watchlist matched, suppressed by a rule)",
+                &["stage", "reason"],
+            )?,
+            records_produced: counter(
+                "earshot_records_produced_total",
+                "Records a stage produced and the broker acknowledged",
+                &["stage", "topic"],
+            )?,
+            dead_letters: counter(
+                "earshot_dead_letters_total",
+                "Records sent to the dead-letter topic",
+                &["stage", "error_code"],
+            )?,
+            errors: counter(
+                "earshot_errors_total",
+                "Errors by stage and code",
+                &["stage", "error_code"],
+            )?,
+            stage_latency: HistogramVec::new(
+                HistogramOpts::new(
+                    "earshot_stage_latency_seconds",
+                    "Time to process one record in a stage",
+                )
+                .buckets(latency_buckets),
+                &["stage"],
+            )?,
+            post_to_ticket_latency: Histogram::with_opts(
+                HistogramOpts::new(
+                    "earshot_post_to_ticket_latency_seconds",
+                    "From ingest publishing a post to route emitting its ticket",
+                )
+                .buckets(vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                ]),
+            )?,
+            tickets_emitted: counter(
+                "earshot_tickets_emitted_total",
+                "Ticket records (new and revised) by queue and priority",
+                &["queue", "priority"],
+            )?,
+            incidents_opened: IntCounter::new(
+                "earshot_incidents_opened_total",
+                "Incidents opened by spike detection",
+            )?,
+            consumer_lag: IntGaugeVec::new(
+                Opts::new(
+                    "earshot_kafka_consumer_lag",
+                    "High watermark minus position, per assigned partition",
+                ),
+                &["topic", "partition"],
+            )?,
+            in_flight: IntGaugeVec::new(
+                Opts::new(
+                    "earshot_in_flight_records",
+                    "Input records whose outputs await acknowledgement",
+                ),
+                &["stage"],
+            )?,
+        };
+        registry.register(Box::new(metrics.posts_received.clone()))?;
+        registry.register(Box::new(metrics.posts_discarded.clone()))?;
+        registry.register(Box::new(metrics.records_produced.clone()))?;
+        registry.register(Box::new(metrics.dead_letters.clone()))?;
+        registry.register(Box::new(metrics.errors.clone()))?;
+        registry.register(Box::new(metrics.stage_latency.clone()))?;
+        registry.register(Box::new(metrics.post_to_ticket_latency.clone()))?;
+        registry.register(Box::new(metrics.tickets_emitted.clone()))?;
+        registry.register(Box::new(metrics.incidents_opened.clone()))?;
+        registry.register(Box::new(metrics.consumer_lag.clone()))?;
+        registry.register(Box::new(metrics.in_flight.clone()))?;
+        Ok(metrics)
+    }
+
+    /// Metrics on a registry of their own, for tests and tools.
+    pub fn unregistered() -> Metrics {
+        Metrics::register(&Registry::new()).expect("fresh registry accepts the metrics")
+    }
+}

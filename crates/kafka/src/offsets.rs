@@ -1,0 +1,188 @@
+//! Which offset of each partition is safe to commit.
+//!
+//! At-least-once means: an offset is stored only once every output of that message, and of
+//! every message before it in the same partition, has been acknowledged by the broker. The
+//! tracker keeps, per partition, the messages still waiting for acknowledgements; the
+//! committable offset is the first one still waiting (or one past the last seen when none
+//! waits). A failed delivery pins the partition: nothing past it is ever committed, so a
+//! restart reprocesses it.
+
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Debug, Default)]
+struct Partition {
+    /// Offset → outputs not yet acknowledged.
+    waiting: BTreeMap<i64, u32>,
+    /// One past the highest offset handed to `begin`.
+    next: Option<i64>,
+    /// The first offset whose output could not be delivered.
+    failed: Option<i64>,
+    /// The committable offset last returned by `take_committable`.
+    stored: Option<i64>,
+}
+
+/// Tracks outstanding outputs per partition of one input topic.
+#[derive(Debug, Default)]
+pub struct OffsetTracker {
+    partitions: HashMap<i32, Partition>,
+    waiting_messages: usize,
+}
+
+impl OffsetTracker {
+    pub fn new() -> OffsetTracker {
+        OffsetTracker::default()
+    }
+
+    /// A message was taken from `partition` at `offset` and produced `outputs` records.
+    pub fn begin(&mut self, partition: i32, offset: i64, outputs: u32) {
+        let p = self.partitions.entry(partition).or_default();
+        p.next = Some(p.next.map_or(offset + 1, |n| n.max(offset + 1)));
+        if outputs > 0 {
+            *p.waiting.entry(offset).or_default() += outputs;
+            self.waiting_messages += 1;
+        }
+    }
+
+    /// One output of the message at `offset` was acknowledged.
+    pub fn ack(&mut self, partition: i32, offset: i64) {
+        let Some(p) = self.partitions.get_mut(&partition) else {
+            return;
+        };
+        if let Some(left) = p.waiting.get_mut(&offset) {
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                p.waiting.remove(&offset);
+                self.waiting_messages = self.waiting_messages.saturating_sub(1);
+            }
+        }
+    }
+
+    /// An output of the message at `offset` could not be delivered.
+    pub fn fail(&mut self, partition: i32, offset: i64) {
+        let p = self.partitions.entry(partition).or_default();
+        p.failed = Some(p.failed.map_or(offset, |f| f.min(offset)));
+    }
+
+    /// Whether some delivery failed (the stage must stop without committing past it).
+    pub fn has_failed(&self) -> bool {
+        self.partitions.values().any(|p| p.failed.is_some())
+    }
+
+    /// Messages with outputs not yet acknowledged, over all partitions.
+    pub fn waiting(&self) -> usize {
+        self.waiting_messages
+    }
+
+    /// The offset that may be committed for `partition` now (the next offset to read).
+    pub fn committable(&self, partition: i32) -> Option<i64> {
+        let p = self.partitions.get(&partition)?;
+        let first_waiting = p.waiting.keys().next().copied();
+        let candidate = match (first_waiting, p.next) {
+            (Some(w), _) => Some(w),
+            (None, next) => next,
+        }?;
+        Some(match p.failed {
+            Some(f) => candidate.min(f),
+            None => candidate,
+        })
+    }
+
+    /// Committable offsets that moved since the last call, for storing.
+    pub fn take_committable(&mut self) -> Vec<(i32, i64)> {
+        let mut out = Vec::new();
+        let partitions: Vec<i32> = self.partitions.keys().copied().collect();
+        for partition in partitions {
+            if let Some(offset) = self.committable(partition) {
+                let p = self
+                    .partitions
+                    .get_mut(&partition)
+                    .expect("partition listed above");
+                if p.stored != Some(offset) {
+                    p.stored = Some(offset);
+                    out.push((partition, offset));
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// Forgets partitions that were revoked: their acknowledgements no longer matter here.
+    pub fn forget(&mut self, partition: i32) {
+        if let Some(p) = self.partitions.remove(&partition) {
+            self.waiting_messages = self.waiting_messages.saturating_sub(p.waiting.len());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commits_only_past_acknowledged_messages_in_order() {
+        let mut t = OffsetTracker::new();
+        t.begin(0, 10, 2);
+        t.begin(0, 11, 1);
+        t.begin(0, 12, 0);
+        assert_eq!(t.committable(0), Some(10));
+        t.ack(0, 11);
+        assert_eq!(t.committable(0), Some(10), "11 done but 10 is not");
+        t.ack(0, 10);
+        assert_eq!(t.committable(0), Some(10));
+        t.ack(0, 10);
+        assert_eq!(t.committable(0), Some(13));
+        assert_eq!(t.take_committable(), [(0, 13)]);
+        assert!(
+            t.take_committable().is_empty(),
+            "unchanged offsets are not stored twice"
+        );
+    }
+
+    #[test]
+    fn a_failure_pins_the_partition() {
+        let mut t = OffsetTracker::new();
+        t.begin(1, 5, 1);
+        t.begin(1, 6, 1);
+        t.fail(1, 5);
+        t.ack(1, 5);
+        t.ack(1, 6);
+        assert_eq!(t.committable(1), Some(5));
+        assert!(t.has_failed());
+    }
+
+    #[test]
+    fn partitions_are_independent_and_can_be_forgotten() {
+        let mut t = OffsetTracker::new();
+        t.begin(0, 1, 1);
+        t.begin(1, 7, 0);
+        assert_eq!(t.committable(1), Some(8));
+        assert_eq!(t.waiting(), 1);
+        t.forget(0);
+        assert_eq!(t.waiting(), 0);
+        assert_eq!(t.committable(0), None);
+    }
+
+    proptest::proptest! {
+        /// Whatever order acknowledgements arrive in, the committable offset never passes a
+        /// message with an unacknowledged output.
+        #[test]
+        fn never_commits_past_an_unacknowledged_output(outputs in proptest::collection::vec(0u32..3, 1..40), order in proptest::collection::vec(0usize..1000, 0..120)) {
+            let mut t = OffsetTracker::new();
+            let mut left: Vec<u32> = outputs.clone();
+            for (i, n) in outputs.iter().enumerate() {
+                t.begin(0, i as i64, *n);
+            }
+            for pick in order {
+                let i = pick % outputs.len();
+                if left[i] > 0 {
+                    left[i] -= 1;
+                    t.ack(0, i as i64);
+                }
+                let committable = t.committable(0).unwrap();
+                let first_open = left.iter().position(|&l| l > 0).map_or(outputs.len() as i64, |i| i as i64);
+                proptest::prop_assert_eq!(committable, first_open);
+            }
+        }
+    }
+}

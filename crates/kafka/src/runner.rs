@@ -1,0 +1,783 @@
+//! The stage runner: consume → process → produce, with at-least-once or exactly-once
+//! delivery, dead letters, backpressure and graceful shutdown.
+//!
+//! Everything runs on one dedicated thread (`run_stage` blocks): librdkafka's rebalance
+//! callbacks run inside `poll`, they must block (flush, synchronous commit), and they must
+//! never do so on a tokio worker. Delivery reports arrive on the producer's own thread and
+//! only touch the [`OffsetTracker`].
+//!
+//! At-least-once (the default): `enable.auto.offset.store=false`; an input offset is stored
+//! only when every output of that message and of every earlier message of its partition is
+//! acknowledged; stored offsets are auto-committed every second, and committed synchronously
+//! when partitions are revoked and at shutdown. A delivery that fails for good pins its
+//! partition and stops the stage with an error: nothing past it is committed.
+//!
+//! Exactly-once: outputs and input offsets go into one transaction
+//! (`send_offsets_to_transaction`), ended every `transaction_messages` records or
+//! `transaction_ms`. A revoke aborts the open transaction; its records are redelivered to
+//! the partition's next owner.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use tracing::{debug, error, info, warn};
+
+use crate::metrics::Metrics;
+use crate::offsets::OffsetTracker;
+use crate::record::*;
+use crate::settings::{DeliveryMode, KafkaSettings};
+use crate::StageError;
+
+/// Shared flags a stage reports to the admin endpoints and obeys.
+#[derive(Debug, Default)]
+pub struct Health {
+    /// The consumer has partitions assigned and the stage is not shutting down.
+    pub ready: AtomicBool,
+    /// Last time (ms since the epoch) the processing loop went round.
+    pub last_progress_ms: AtomicU64,
+}
+
+impl Health {
+    pub fn new() -> Arc<Health> {
+        Arc::new(Health::default())
+    }
+
+    fn beat(&self) {
+        self.last_progress_ms
+            .store(now_ms() as u64, Ordering::Relaxed);
+    }
+
+    /// Whether the loop went round within `within`.
+    pub fn is_live(&self, within: Duration) -> bool {
+        let last = self.last_progress_ms.load(Ordering::Relaxed);
+        last > 0 && (now_ms() as u64).saturating_sub(last) <= within.as_millis() as u64
+    }
+}
+
+/// Asks a running stage to stop: stop intake, drain, flush, commit, return.
+#[derive(Debug, Clone, Default)]
+pub struct Shutdown(Arc<AtomicBool>);
+
+impl Shutdown {
+    pub fn new() -> Shutdown {
+        Shutdown::default()
+    }
+    pub fn trigger(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_triggered(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// What a stage did, returned when it stops.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StageReport {
+    pub received: u64,
+    pub produced: u64,
+    pub dead_letters: u64,
+}
+
+/// One stage: its name (a metrics label), input topic and consumer group.
+#[derive(Debug, Clone)]
+pub struct StageSpec {
+    pub name: &'static str,
+    pub input_topic: String,
+    pub group_id: String,
+    /// Distinguishes replicas in exactly-once mode (`transactional.id`); defaults to the
+    /// host name and process id.
+    pub instance_id: Option<String>,
+}
+
+/// Marks which input message a produced record belongs to; `partition < 0` for records
+/// no input offset waits for (tick outputs, exactly-once mode).
+struct Pending {
+    partition: i32,
+    offset: i64,
+    topic: String,
+}
+
+struct DeliveryContext {
+    tracker: Arc<Mutex<OffsetTracker>>,
+    metrics: Metrics,
+    stage: &'static str,
+    failure: Arc<Mutex<Option<StageError>>>,
+}
+
+impl ClientContext for DeliveryContext {}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = Box<Pending>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, pending: Box<Pending>) {
+        match result {
+            Ok(_) => {
+                self.metrics
+                    .records_produced
+                    .with_label_values(&[self.stage, &pending.topic])
+                    .inc();
+                if pending.partition >= 0 {
+                    lock(&self.tracker).ack(pending.partition, pending.offset);
+                }
+            }
+            Err((e, _)) => self.failed(&pending, e),
+        }
+    }
+}
+
+impl DeliveryContext {
+    /// An output will never be delivered: pin its partition and stop the stage.
+    fn failed(&self, pending: &Pending, error: &KafkaError) {
+        error!(stage = self.stage, error = %error, topic = %pending.topic, partition = pending.partition, offset = pending.offset, "Could not deliver an output; offsets past it will not be committed");
+        self.metrics
+            .errors
+            .with_label_values(&[self.stage, "delivery_failed"])
+            .inc();
+        if pending.partition >= 0 {
+            lock(&self.tracker).fail(pending.partition, pending.offset);
+        }
+        let mut failure = lock(&self.failure);
+        if failure.is_none() {
+            *failure = Some(StageError::Delivery {
+                topic: pending.topic.clone(),
+                partition: pending.partition,
+                offset: pending.offset,
+                error: error.to_string(),
+            });
+        }
+    }
+}
+
+type StageProducer = ThreadedProducer<DeliveryContext>;
+
+struct RebalanceContext {
+    producer: Arc<StageProducer>,
+    tracker: Arc<Mutex<OffsetTracker>>,
+    topic: String,
+    mode: DeliveryMode,
+    health: Arc<Health>,
+    stage: &'static str,
+    in_transaction: Arc<AtomicBool>,
+    metrics: Metrics,
+}
+
+impl ClientContext for RebalanceContext {}
+
+impl ConsumerContext for RebalanceContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(revoked) = rebalance else {
+            return;
+        };
+        info!(
+            stage = self.stage,
+            partitions = revoked.count(),
+            "Partitions revoked"
+        );
+        match self.mode {
+            DeliveryMode::AtLeastOnce => {
+                // Wait for the outputs of what this replica took, so that its offsets can be
+                // committed before another replica takes over the partitions.
+                if let Err(e) = self.producer.flush(Duration::from_secs(30)) {
+                    warn!(stage = self.stage, error = %e, "Outputs still in flight at revoke; their messages will be redelivered");
+                }
+                let mut tracker = lock(&self.tracker);
+                store(
+                    consumer,
+                    &self.topic,
+                    &tracker.take_committable(),
+                    self.stage,
+                    &self.metrics,
+                );
+                if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+                    if !matches!(e, KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) {
+                        warn!(stage = self.stage, error = %e, "Commit at revoke failed");
+                    }
+                }
+                for element in revoked.elements() {
+                    tracker.forget(element.partition());
+                    self.metrics
+                        .consumer_lag
+                        .remove_label_values(&[&self.topic, &element.partition().to_string()])
+                        .ok();
+                }
+            }
+            DeliveryMode::ExactlyOnce => {
+                if self.in_transaction.swap(false, Ordering::SeqCst) {
+                    if let Err(e) = self.producer.abort_transaction(Duration::from_secs(30)) {
+                        error!(stage = self.stage, error = %e, "Could not abort the transaction at revoke");
+                    }
+                }
+            }
+        }
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(assigned) => {
+                info!(
+                    stage = self.stage,
+                    partitions = assigned.count(),
+                    "Partitions assigned"
+                );
+                self.health.ready.store(true, Ordering::SeqCst);
+            }
+            Rebalance::Revoke(_) => {
+                let still = consumer.assignment().map(|a| a.count()).unwrap_or(0);
+                self.health.ready.store(still > 0, Ordering::SeqCst);
+            }
+            Rebalance::Error(e) => warn!(stage = self.stage, error = %e, "Rebalance error"),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain counters behind; carry on with them.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn store(
+    consumer: &BaseConsumer<impl ConsumerContext>,
+    topic: &str,
+    offsets: &[(i32, i64)],
+    stage: &str,
+    metrics: &Metrics,
+) {
+    if offsets.is_empty() {
+        return;
+    }
+    let mut tpl = TopicPartitionList::new();
+    for &(partition, offset) in offsets {
+        // `store_offsets` takes the next offset to read, as given (no +1).
+        if tpl
+            .add_partition_offset(topic, partition, Offset::Offset(offset))
+            .is_err()
+        {
+            continue;
+        }
+    }
+    if let Err(e) = consumer.store_offsets(&tpl) {
+        debug!(stage, error = %e, "Could not store offsets (partition no longer assigned?)");
+        metrics
+            .errors
+            .with_label_values(&[stage, "offset_store"])
+            .inc();
+    }
+}
+
+/// Builds a client configuration from the settings: every pass-through property, then
+/// the per-role ones, then what the delivery mode requires.
+pub fn client_config(settings: &KafkaSettings, role: &BTreeRole) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", &settings.brokers);
+    for (k, v) in &settings.properties {
+        config.set(k, v);
+    }
+    let extra = match role {
+        BTreeRole::Consumer => &settings.consumer,
+        BTreeRole::Producer => &settings.producer,
+    };
+    for (k, v) in extra {
+        config.set(k, v);
+    }
+    config
+}
+
+/// Sets a property unless the operator already set it.
+trait SetDefault {
+    fn set_default(&mut self, key: &str, value: &str);
+}
+
+impl SetDefault for ClientConfig {
+    fn set_default(&mut self, key: &str, value: &str) {
+        if self.get(key).is_none() {
+            self.set(key, value);
+        }
+    }
+}
+
+/// Which per-role properties apply.
+#[derive(Debug, Clone, Copy)]
+pub enum BTreeRole {
+    Consumer,
+    Producer,
+}
+
+/// Runs a stage until `shutdown` is triggered or a fatal error occurs. Blocks the calling
+/// thread; run it on a thread of its own.
+pub fn run_stage<P: Processor>(
+    spec: &StageSpec,
+    settings: &KafkaSettings,
+    mut processor: P,
+    shutdown: &Shutdown,
+    health: &Arc<Health>,
+    metrics: &Metrics,
+) -> Result<StageReport, StageError> {
+    let stage = spec.name;
+    let tracker = Arc::new(Mutex::new(OffsetTracker::new()));
+    let failure = Arc::new(Mutex::new(None));
+    let exactly_once = settings.delivery == DeliveryMode::ExactlyOnce;
+
+    let mut producer_config = client_config(settings, &BTreeRole::Producer);
+    producer_config.set_default("enable.idempotence", "true");
+    producer_config.set_default("acks", "all");
+    producer_config.set_default("linger.ms", "20");
+    producer_config.set_default("compression.type", "lz4");
+    if exactly_once {
+        let instance = spec.instance_id.clone().unwrap_or_else(default_instance_id);
+        producer_config.set(
+            "transactional.id",
+            format!("{}-{}-{}", spec.group_id, stage, instance),
+        );
+    }
+    let producer: Arc<StageProducer> = Arc::new(
+        producer_config
+            .create_with_context(DeliveryContext {
+                tracker: tracker.clone(),
+                metrics: metrics.clone(),
+                stage,
+                failure: failure.clone(),
+            })
+            .map_err(StageError::Config)?,
+    );
+    if exactly_once {
+        producer
+            .init_transactions(Duration::from_secs(30))
+            .map_err(StageError::Transaction)?;
+    }
+
+    let in_transaction = Arc::new(AtomicBool::new(false));
+    let mut consumer_config = client_config(settings, &BTreeRole::Consumer);
+    consumer_config.set("group.id", &spec.group_id);
+    consumer_config.set_default("auto.offset.reset", "earliest");
+    consumer_config.set_default("isolation.level", "read_committed");
+    if exactly_once {
+        consumer_config.set("enable.auto.commit", "false");
+    } else {
+        consumer_config.set("enable.auto.commit", "true");
+        consumer_config.set_default("auto.commit.interval.ms", "1000");
+        consumer_config.set("enable.auto.offset.store", "false");
+    }
+    let consumer: BaseConsumer<RebalanceContext> = consumer_config
+        .create_with_context(RebalanceContext {
+            producer: producer.clone(),
+            tracker: tracker.clone(),
+            topic: spec.input_topic.clone(),
+            mode: settings.delivery,
+            health: health.clone(),
+            stage,
+            in_transaction: in_transaction.clone(),
+            metrics: metrics.clone(),
+        })
+        .map_err(StageError::Config)?;
+    consumer
+        .subscribe(&[&spec.input_topic])
+        .map_err(StageError::Config)?;
+    info!(stage, topic = %spec.input_topic, group = %spec.group_id, mode = ?settings.delivery, "Stage started");
+
+    let mut report = StageReport::default();
+    let mut outputs = Vec::new();
+    let mut paused = false;
+    let mut last_tick = Instant::now();
+    let mut last_lag = Instant::now();
+    let mut txn = Transaction {
+        started: Instant::now(),
+        messages: 0,
+        positions: HashMap::new(),
+    };
+    let received = metrics.posts_received.with_label_values(&[stage]);
+    let latency = metrics.stage_latency.with_label_values(&[stage]);
+    let in_flight = metrics.in_flight.with_label_values(&[stage]);
+
+    let result = loop {
+        health.beat();
+        if shutdown.is_triggered() {
+            break Ok(());
+        }
+        if let Some(error) = lock(&failure).take() {
+            break Err(error);
+        }
+        // Backpressure: pause the partitions while too many outputs are unacknowledged,
+        // but keep polling so the group sees this member alive and rebalances still run.
+        let waiting = lock(&tracker).waiting();
+        in_flight.set(waiting as i64);
+        if !paused && waiting >= settings.max_in_flight {
+            if let Ok(assignment) = consumer.assignment() {
+                if consumer.pause(&assignment).is_ok() {
+                    debug!(stage, waiting, "Paused partitions");
+                    paused = true;
+                }
+            }
+        } else if paused && waiting <= settings.max_in_flight / 2 {
+            if let Ok(assignment) = consumer.assignment() {
+                if consumer.resume(&assignment).is_ok() {
+                    paused = false;
+                }
+            }
+        }
+
+        match consumer.poll(Duration::from_millis(50)) {
+            None => {}
+            Some(Err(e)) => {
+                let code = e.rdkafka_error_code();
+                metrics.errors.with_label_values(&[stage, "consume"]).inc();
+                if is_fatal(&e) {
+                    error!(stage, error = %e, "Fatal consumer error");
+                    break Err(StageError::Fatal(e));
+                }
+                warn!(stage, error = %e, ?code, "Consumer error; retrying");
+            }
+            Some(Ok(message)) => {
+                let started = Instant::now();
+                received.inc();
+                report.received += 1;
+                outputs.clear();
+                let input = input_of(&message);
+                let trace = input.trace_id.map(str::to_string).unwrap_or_else(|| {
+                    format!("{}-{}-{}", input.topic, input.partition, input.offset)
+                });
+                let ingested_at = input
+                    .ingested_at_ms
+                    .or(input.timestamp_ms)
+                    .unwrap_or_else(now_ms);
+                if let Err(reject) = processor.process(&input, &mut outputs) {
+                    warn!(stage, code = reject.code, reason = %reject.reason, partition = input.partition, offset = input.offset, "Record sent to the dead-letter topic");
+                    metrics
+                        .dead_letters
+                        .with_label_values(&[stage, reject.code])
+                        .inc();
+                    report.dead_letters += 1;
+                    outputs.clear();
+                    outputs.push(dead_letter(settings, stage, &input, &reject));
+                }
+                let (partition, offset) = (input.partition, input.offset);
+                if exactly_once {
+                    if !in_transaction.load(Ordering::SeqCst) {
+                        producer
+                            .begin_transaction()
+                            .map_err(StageError::Transaction)?;
+                        in_transaction.store(true, Ordering::SeqCst);
+                        txn = Transaction {
+                            started: Instant::now(),
+                            messages: 0,
+                            positions: HashMap::new(),
+                        };
+                    }
+                    txn.messages += 1;
+                    txn.positions.insert(partition, offset + 1);
+                } else {
+                    lock(&tracker).begin(partition, offset, outputs.len() as u32);
+                }
+                let link = if exactly_once { -1 } else { partition };
+                for output in outputs.drain(..) {
+                    report.produced += 1;
+                    send(&producer, output, link, offset, &trace, ingested_at);
+                }
+                latency.observe(started.elapsed().as_secs_f64());
+            }
+        }
+
+        if exactly_once && in_transaction.load(Ordering::SeqCst) && txn.is_due(settings) {
+            commit_transaction(
+                &producer,
+                &consumer,
+                &spec.input_topic,
+                &mut txn,
+                &in_transaction,
+            )?;
+        }
+        if last_tick.elapsed() >= Duration::from_secs(1) {
+            last_tick = Instant::now();
+            tick(
+                &mut processor,
+                &producer,
+                &mut outputs,
+                exactly_once,
+                &in_transaction,
+            )?;
+        }
+        if !exactly_once {
+            let offsets = lock(&tracker).take_committable();
+            store(&consumer, &spec.input_topic, &offsets, stage, metrics);
+        }
+        if last_lag.elapsed() >= Duration::from_secs(5) {
+            last_lag = Instant::now();
+            update_lag(&consumer, &spec.input_topic, metrics);
+        }
+    };
+
+    // Graceful shutdown: not ready, no more intake, then drain, flush and commit.
+    health.ready.store(false, Ordering::SeqCst);
+    let deadline = Duration::from_secs(settings.shutdown_seconds.max(1));
+    if result.is_ok() {
+        tick(
+            &mut processor,
+            &producer,
+            &mut outputs,
+            exactly_once,
+            &in_transaction,
+        )?;
+    }
+    if exactly_once {
+        if in_transaction.load(Ordering::SeqCst) {
+            if result.is_ok() {
+                commit_transaction(
+                    &producer,
+                    &consumer,
+                    &spec.input_topic,
+                    &mut txn,
+                    &in_transaction,
+                )?;
+            } else {
+                producer.abort_transaction(deadline).ok();
+            }
+        }
+    } else {
+        if let Err(e) = producer.flush(deadline) {
+            warn!(stage, error = %e, "Outputs still in flight at shutdown; their messages will be redelivered");
+        }
+        let offsets = lock(&tracker).take_committable();
+        store(&consumer, &spec.input_topic, &offsets, stage, metrics);
+        match consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) => {}
+            Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+            Err(e) => {
+                warn!(stage, error = %e, "Final commit failed; uncommitted messages will be redelivered")
+            }
+        }
+    }
+    if let Some(error) = lock(&failure).take() {
+        return Err(error);
+    }
+    info!(
+        stage,
+        received = report.received,
+        produced = report.produced,
+        dead_letters = report.dead_letters,
+        "Stage stopped"
+    );
+    result.map(|()| report)
+}
+
+struct Transaction {
+    started: Instant,
+    messages: usize,
+    positions: HashMap<i32, i64>,
+}
+
+impl Transaction {
+    fn is_due(&self, settings: &KafkaSettings) -> bool {
+        self.messages >= settings.transaction_messages.max(1)
+            || (self.messages > 0
+                && self.started.elapsed() >= Duration::from_millis(settings.transaction_ms))
+    }
+}
+
+fn commit_transaction(
+    producer: &StageProducer,
+    consumer: &BaseConsumer<RebalanceContext>,
+    topic: &str,
+    txn: &mut Transaction,
+    in_transaction: &AtomicBool,
+) -> Result<(), StageError> {
+    let timeout = Duration::from_secs(30);
+    if !txn.positions.is_empty() {
+        let mut tpl = TopicPartitionList::new();
+        for (&partition, &offset) in &txn.positions {
+            tpl.add_partition_offset(topic, partition, Offset::Offset(offset))
+                .map_err(StageError::Transaction)?;
+        }
+        let metadata =
+            consumer
+                .group_metadata()
+                .ok_or(StageError::Fatal(KafkaError::ConsumerCommit(
+                    RDKafkaErrorCode::InvalidGroupId,
+                )))?;
+        producer
+            .send_offsets_to_transaction(&tpl, &metadata, timeout)
+            .map_err(StageError::Transaction)?;
+    }
+    producer
+        .commit_transaction(timeout)
+        .map_err(StageError::Transaction)?;
+    in_transaction.store(false, Ordering::SeqCst);
+    txn.messages = 0;
+    txn.positions.clear();
+    Ok(())
+}
+
+fn tick<P: Processor>(
+    processor: &mut P,
+    producer: &StageProducer,
+    outputs: &mut Vec<Output>,
+    exactly_once: bool,
+    in_transaction: &AtomicBool,
+) -> Result<(), StageError> {
+    outputs.clear();
+    processor.tick(outputs);
+    if outputs.is_empty() {
+        return Ok(());
+    }
+    if exactly_once && !in_transaction.load(Ordering::SeqCst) {
+        producer
+            .begin_transaction()
+            .map_err(StageError::Transaction)?;
+        in_transaction.store(true, Ordering::SeqCst);
+    }
+    let now = now_ms();
+    for output in outputs.drain(..) {
+        send(producer, output, -1, 0, "tick", now);
+    }
+    Ok(())
+}
+
+/// Produces one record, waiting while the producer's queue is full (backpressure).
+fn send(
+    producer: &StageProducer,
+    output: Output,
+    partition: i32,
+    offset: i64,
+    trace: &str,
+    ingested_at: i64,
+) {
+    let mut headers = OwnedHeaders::new_with_capacity(3 + output.headers.len())
+        .insert(Header {
+            key: SCHEMA_HEADER,
+            value: Some(output.schema_version.to_string().as_bytes()),
+        })
+        .insert(Header {
+            key: TRACE_HEADER,
+            value: Some(trace.as_bytes()),
+        })
+        .insert(Header {
+            key: INGESTED_AT_HEADER,
+            value: Some(ingested_at.to_string().as_bytes()),
+        });
+    for (key, value) in &output.headers {
+        headers = headers.insert(Header {
+            key,
+            value: Some(value.as_bytes()),
+        });
+    }
+    let pending = Box::new(Pending {
+        partition,
+        offset,
+        topic: output.topic.clone(),
+    });
+    let mut record = BaseRecord::with_opaque_to(&output.topic, pending)
+        .payload(&output.payload)
+        .headers(headers);
+    if let Some(key) = &output.key {
+        record = record.key(key);
+    }
+    loop {
+        match producer.send(record) {
+            Ok(()) => return,
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err((e, back)) => {
+                // Not even queued: the same as a failed delivery, so the partition is pinned.
+                producer.context().failed(&back.delivery_opaque, &e);
+                return;
+            }
+        }
+    }
+}
+
+fn dead_letter(
+    settings: &KafkaSettings,
+    stage: &str,
+    input: &Input<'_>,
+    reject: &Reject,
+) -> Output {
+    let mut output = Output::new(
+        settings.topics.dlq.clone(),
+        input.key.map(|k| String::from_utf8_lossy(k).into_owned()),
+        input.payload.unwrap_or_default().to_vec(),
+        0,
+    );
+    output.headers = vec![
+        (DLQ_STAGE_HEADER, stage.to_string()),
+        (DLQ_ERROR_CODE_HEADER, reject.code.to_string()),
+        (DLQ_REASON_HEADER, reject.reason.clone()),
+        (DLQ_TOPIC_HEADER, input.topic.to_string()),
+        (DLQ_PARTITION_HEADER, input.partition.to_string()),
+        (DLQ_OFFSET_HEADER, input.offset.to_string()),
+    ];
+    output
+}
+
+fn input_of<'a>(message: &'a BorrowedMessage<'a>) -> Input<'a> {
+    let header = |name: &str| -> Option<&'a str> {
+        let headers = message.headers()?;
+        headers
+            .iter()
+            .find(|h| h.key == name)
+            .and_then(|h| h.value)
+            .and_then(|v| std::str::from_utf8(v).ok())
+    };
+    Input {
+        topic: message.topic(),
+        partition: message.partition(),
+        offset: message.offset(),
+        key: message.key(),
+        payload: message.payload(),
+        timestamp_ms: message.timestamp().to_millis(),
+        trace_id: header(TRACE_HEADER),
+        ingested_at_ms: header(INGESTED_AT_HEADER).and_then(|v| v.parse().ok()),
+    }
+}
+
+fn is_fatal(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::Fatal
+                | RDKafkaErrorCode::TopicAuthorizationFailed
+                | RDKafkaErrorCode::GroupAuthorizationFailed
+                | RDKafkaErrorCode::SaslAuthenticationFailed
+        )
+    )
+}
+
+fn update_lag(consumer: &BaseConsumer<RebalanceContext>, topic: &str, metrics: &Metrics) {
+    let Ok(position) = consumer.position() else {
+        return;
+    };
+    for element in position.elements_for_topic(topic) {
+        let partition = element.partition();
+        let Offset::Offset(at) = element.offset() else {
+            continue;
+        };
+        if let Ok((_, high)) =
+            consumer.fetch_watermarks(topic, partition, Duration::from_millis(500))
+        {
+            metrics
+                .consumer_lag
+                .with_label_values(&[topic, &partition.to_string()])
+                .set((high - at).max(0));
+        }
+    }
+}
+
+fn default_instance_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+    format!("{host}-{}", std::process::id())
+}
