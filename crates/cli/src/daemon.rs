@@ -39,6 +39,7 @@ pub fn init_logging(settings: &LogSettings) {
 }
 
 /// A stage running on its own thread.
+#[derive(Debug)]
 pub struct RunningStage {
     pub name: &'static str,
     pub health: Arc<Health>,

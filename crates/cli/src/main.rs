@@ -6,10 +6,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-mod commands;
-mod daemon;
-mod settings;
-mod stages;
+use earshot::commands;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

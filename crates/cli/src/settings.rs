@@ -201,6 +201,7 @@ impl Settings {
 }
 
 /// The route files named by the settings, read; a file that cannot be read is a problem.
+#[derive(Debug)]
 pub struct RouteFiles {
     pub names: Vec<String>,
     pub texts: Vec<String>,

@@ -9,6 +9,7 @@ use earshot_kafka::{Input, Metrics, Output, Processor, Reject};
 use earshot_model::{Post, ScoredPost, ANALYSIS_SCHEMA_VERSION};
 use prometheus::IntCounter;
 
+#[derive(Debug)]
 pub struct AnalyzeProcessor {
     analyzer: Arc<Analyzer>,
     scratch: Scratch,

@@ -51,6 +51,15 @@ pub struct Publisher {
     pub stats: Arc<PublishStats>,
 }
 
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("topics", &self.topics)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
 impl Publisher {
     pub fn new(settings: &KafkaSettings) -> Result<Publisher> {
         let stats = Arc::new(PublishStats::default());

@@ -19,6 +19,15 @@ pub struct RouteProcessor {
     event_now: Option<DateTime<Utc>>,
 }
 
+impl std::fmt::Debug for RouteProcessor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteProcessor")
+            .field("topics", &self.topics)
+            .field("clock", &self.clock)
+            .finish()
+    }
+}
+
 impl RouteProcessor {
     pub fn new(router: Router, topics: Topics, metrics: Metrics) -> RouteProcessor {
         RouteProcessor {

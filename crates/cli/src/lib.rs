@@ -1,0 +1,8 @@
+//! The `earshot` binary's library half: configuration, the commands, the pipeline stages
+//! processors and the daemon plumbing (logging, admin HTTP, signals). The binary
+//! (`main.rs`) only parses arguments; tests drive the same code through this library.
+
+pub mod commands;
+pub mod daemon;
+pub mod settings;
+pub mod stages;
