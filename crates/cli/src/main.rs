@@ -113,10 +113,37 @@ enum Command {
         from_beginning: bool,
         topic: String,
     },
+    /// Measure throughput: `earshot bench pipeline`.
+    Bench {
+        #[command(subcommand)]
+        what: BenchCommand,
+    },
     /// Check a configuration and the files it names; list every problem with file:line.
     Check {
         #[arg(long, short)]
         config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Posts/s and post→ticket latency of the pipeline (at-least-once) next to a raw
+    /// pass-through on the same broker.
+    Pipeline {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// A broker to measure on; the embedded mock cluster when absent.
+        #[arg(long)]
+        brokers: Option<String>,
+        /// How many times to repeat the bundled posts.
+        #[arg(long, default_value_t = 10)]
+        copies: usize,
+        /// Posts per second for the latency run.
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+        /// One JSON line instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -169,6 +196,16 @@ fn main() -> ExitCode {
             from_beginning,
             topic,
         } => commands::tail::run(config.as_deref(), &topic, raw, from_beginning),
+        Command::Bench {
+            what:
+                BenchCommand::Pipeline {
+                    config,
+                    brokers,
+                    copies,
+                    rate,
+                    json,
+                },
+        } => commands::bench::run(config.as_deref(), brokers.as_deref(), copies, rate, json),
         Command::Check { config } => commands::check::run(config.as_deref()),
     };
     match result {

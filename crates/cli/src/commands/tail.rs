@@ -65,7 +65,10 @@ pub fn tail_consumer(
 ) -> Result<BaseConsumer> {
     let mut config = client_config(kafka, &ClientRole::Consumer);
     config
-        .set("group.id", format!("earshot-tail-{}", std::process::id()))
+        .set(
+            "group.id",
+            format!("earshot-tail-{}-{}", std::process::id(), next_watcher()),
+        )
         .set("enable.auto.commit", "false")
         .set(
             "auto.offset.reset",
@@ -76,6 +79,12 @@ pub fn tail_consumer(
     let consumer: BaseConsumer = config.create().context("creating the tail consumer")?;
     consumer.subscribe(topics).context("subscribing")?;
     Ok(consumer)
+}
+
+/// Each watcher reads everything: a group of its own.
+fn next_watcher() -> u64 {
+    static WATCHERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    WATCHERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// One readable line for a record of an Earshot topic.

@@ -1,0 +1,480 @@
+//! `earshot bench pipeline`: throughput and post→ticket latency of the whole pipeline at
+//! at-least-once, next to a raw pass-through (consume → produce, no processing) on the same
+//! broker with the same client settings.
+//!
+//! Both runs publish the same posts (the bundled samples, repeated with fresh ids) to an
+//! input topic first, then start the stages and time until every input record has been
+//! consumed and every output acknowledged. Latency is measured per output record by a
+//! separate consumer, from the ingest timestamp header to when the record is read.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use earshot_kafka::{
+    run_stage, EmbeddedKafka, Health, Input, KafkaSettings, Metrics, Output, Processor, Reject,
+    Shutdown, StageSpec, INGESTED_AT_HEADER,
+};
+use prometheus::Registry;
+use rdkafka::message::{Headers, Message};
+use serde::Serialize;
+
+use crate::commands::tail::tail_consumer;
+use crate::daemon::{init_logging, spawn_analyze, spawn_route};
+use crate::settings::{RouteClock, Settings};
+use crate::stages::ingest::Publisher;
+
+#[derive(Debug, Serialize)]
+pub struct RunResult {
+    pub name: &'static str,
+    pub posts: u64,
+    pub seconds: f64,
+    pub posts_per_second: f64,
+    pub latency_p50_ms: f64,
+    pub latency_p99_ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    pub broker: String,
+    pub pass_through: RunResult,
+    pub pipeline: RunResult,
+    /// pipeline posts/s ÷ pass-through posts/s.
+    pub ratio: f64,
+}
+
+/// Copies each record to another topic: the baseline.
+struct PassThrough {
+    topic: String,
+}
+
+impl Processor for PassThrough {
+    fn process(&mut self, input: &Input<'_>, out: &mut Vec<Output>) -> Result<(), Reject> {
+        let key = input.key.map(|k| String::from_utf8_lossy(k).into_owned());
+        out.push(Output::new(
+            self.topic.clone(),
+            key,
+            input.payload.unwrap_or_default().to_vec(),
+            1,
+        ));
+        Ok(())
+    }
+}
+
+pub fn run(
+    config: Option<&Path>,
+    brokers: Option<&str>,
+    copies: usize,
+    rate: u64,
+    json: bool,
+) -> Result<ExitCode> {
+    let config = config
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| "examples/earshot.toml".into());
+    let mut settings = Settings::load(Some(&config))?;
+    if std::env::var_os("RUST_LOG").is_none() {
+        settings.log.level = "warn".into();
+    }
+    init_logging(&settings.log);
+    let posts = sample_posts(&settings, copies)?;
+    let embedded = match brokers {
+        Some(b) => {
+            settings.kafka.brokers = b.to_string();
+            None
+        }
+        None => {
+            let broker = EmbeddedKafka::start(1)?;
+            settings.kafka.brokers = broker.bootstrap_servers();
+            Some(broker)
+        }
+    };
+    let run_id = std::process::id();
+    let analyzer = Arc::new(settings.analyzer()?);
+    let queues: Vec<String> = settings
+        .router(&analyzer)?
+        .config()
+        .queues
+        .iter()
+        .map(|q| q.id.to_string())
+        .collect();
+
+    // Fresh topic names per run, so that a real broker's old data does not count.
+    let mut kafka = settings.kafka.clone();
+    let t = &mut kafka.topics;
+    for topic in [
+        &mut t.raw,
+        &mut t.scored,
+        &mut t.incidents,
+        &mut t.unrouted,
+        &mut t.dlq,
+        &mut t.tickets_prefix,
+    ] {
+        *topic = format!("bench{run_id}.{topic}");
+    }
+    kafka.groups.analyze = format!("bench{run_id}-analyze");
+    kafka.groups.route = format!("bench{run_id}-route");
+    let copy_topic = format!("bench{run_id}.copy");
+    let pass_input = format!("bench{run_id}.pass.raw");
+    if let Some(broker) = &embedded {
+        let queue_refs: Vec<&str> = queues.iter().map(String::as_str).collect();
+        broker.create_topics(&kafka, &queue_refs)?;
+        broker
+            .cluster()
+            .create_topic(&copy_topic, kafka.partitions, 1)?;
+        broker
+            .cluster()
+            .create_topic(&pass_input, kafka.partitions, 1)?;
+    }
+
+    let queue_topics: Vec<String> = queues.iter().map(|q| kafka.topics.tickets(q)).collect();
+    // The embedded broker does not create topics on first use; a real broker is expected to
+    // (or to have them created by its operators).
+    let create = |topics: &[String]| -> Result<()> {
+        if let Some(broker) = &embedded {
+            for topic in topics {
+                broker.cluster().create_topic(topic, kafka.partitions, 1)?;
+            }
+        }
+        Ok(())
+    };
+    let pass_through = measure(
+        Kind::PassThrough,
+        &kafka,
+        &copy_topic,
+        &pass_input,
+        &posts,
+        rate,
+        &analyzer,
+        &settings,
+        &queue_topics,
+        &create,
+    )?;
+    let pipeline = measure(
+        Kind::Pipeline,
+        &kafka,
+        &copy_topic,
+        &pass_input,
+        &posts,
+        rate,
+        &analyzer,
+        &settings,
+        &queue_topics,
+        &create,
+    )?;
+
+    let report = BenchReport {
+        broker: if embedded.is_some() {
+            "embedded (librdkafka mock cluster)".into()
+        } else {
+            kafka.brokers.clone()
+        },
+        ratio: (pipeline.posts_per_second / pass_through.posts_per_second * 100.0).round() / 100.0,
+        pass_through,
+        pipeline,
+    };
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("broker: {}", report.broker);
+        for r in [&report.pass_through, &report.pipeline] {
+            println!(
+                "{:<13} {:>7} posts in {:>6.2} s = {:>8.0} posts/s, latency p50 {:>7.1} ms, p99 {:>7.1} ms",
+                r.name, r.posts, r.seconds, r.posts_per_second, r.latency_p50_ms, r.latency_p99_ms
+            );
+        }
+        println!("pipeline / pass-through = {:.2}", report.ratio);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    PassThrough,
+    Pipeline,
+}
+
+/// Runs one kind twice over fresh topics: throughput on a backlog (every post published
+/// before the stages start; timed from partition assignment until every output is
+/// acknowledged), then latency at a steady `rate` of posts per second while the stages run.
+#[allow(clippy::too_many_arguments)]
+fn measure(
+    kind: Kind,
+    base: &KafkaSettings,
+    copy_topic: &str,
+    pass_input: &str,
+    posts: &[Vec<u8>],
+    rate: u64,
+    analyzer: &Arc<earshot_analyze::Analyzer>,
+    settings: &Settings,
+    ticket_topics: &[String],
+    create: &dyn Fn(&[String]) -> Result<()>,
+) -> Result<RunResult> {
+    let mut seconds = 0.0;
+    let mut latencies = Vec::new();
+    for phase in ["throughput", "latency"] {
+        let mut kafka = base.clone();
+        kafka.groups.analyze = format!("{}-{phase}", kafka.groups.analyze);
+        kafka.groups.route = format!("{}-{phase}", kafka.groups.route);
+        let (input, watched): (String, Vec<String>) = match kind {
+            Kind::PassThrough => (
+                format!("{pass_input}.{phase}"),
+                vec![format!("{copy_topic}.{phase}")],
+            ),
+            Kind::Pipeline => {
+                let t = &mut kafka.topics;
+                for topic in [
+                    &mut t.raw,
+                    &mut t.scored,
+                    &mut t.unrouted,
+                    &mut t.incidents,
+                    &mut t.dlq,
+                ] {
+                    *topic = format!("{topic}.{phase}");
+                }
+                let mut watched: Vec<String> = ticket_topics
+                    .iter()
+                    .map(|t| format!("{t}.{phase}"))
+                    .collect();
+                kafka.topics.tickets_prefix = format!("{}{phase}.", kafka.topics.tickets_prefix);
+                watched.clear();
+                watched.extend(ticket_topics.iter().map(|t| {
+                    let queue = t.rsplit('.').next().unwrap_or_default();
+                    kafka.topics.tickets(queue)
+                }));
+                watched.push(kafka.topics.unrouted.clone());
+                (kafka.topics.raw.clone(), watched)
+            }
+        };
+        let mut all = watched.clone();
+        all.push(input.clone());
+        if kind == Kind::Pipeline {
+            let t = &kafka.topics;
+            all.extend([t.scored.clone(), t.incidents.clone(), t.dlq.clone()]);
+        }
+        create(&all)?;
+        let mut publish_to = kafka.clone();
+        publish_to.topics.raw = input.clone();
+        let publisher = Publisher::new(&publish_to)?;
+        if phase == "throughput" {
+            for post in posts {
+                publisher.publish_line(post);
+            }
+            publisher.flush(Duration::from_secs(120))?;
+        }
+        let registry = Registry::new();
+        let metrics = Metrics::register(&registry)?;
+        let shutdown = Shutdown::new();
+        let watched_refs: Vec<&str> = watched.iter().map(String::as_str).collect();
+        let watcher = tail_consumer(&kafka, &watched_refs, true)?;
+        let mut stages = Vec::new();
+        match kind {
+            Kind::PassThrough => {
+                let spec = StageSpec {
+                    name: "pass_through",
+                    input_topic: input.clone(),
+                    group_id: format!("{}-pass-{phase}", kafka.groups.analyze),
+                    instance_id: None,
+                };
+                let health = Health::new();
+                let (k, m, s, h, out) = (
+                    kafka.clone(),
+                    metrics.clone(),
+                    shutdown.clone(),
+                    health.clone(),
+                    watched[0].clone(),
+                );
+                let thread = std::thread::spawn(move || {
+                    run_stage(&spec, &k, PassThrough { topic: out }, &s, &h, &m)
+                        .map(|_| ())
+                        .map_err(anyhow::Error::from)
+                });
+                stages.push((health, thread));
+            }
+            Kind::Pipeline => {
+                let analyze = spawn_analyze(&kafka, analyzer.clone(), &metrics, &shutdown);
+                let route = spawn_route(
+                    &kafka,
+                    settings.router(analyzer)?,
+                    RouteClock::Wall,
+                    &metrics,
+                    &shutdown,
+                );
+                for stage in [analyze, route] {
+                    let health = stage.health.clone();
+                    stages.push((
+                        health,
+                        std::thread::spawn(move || {
+                            stage.join().map(|_| ()).map_err(anyhow::Error::from)
+                        }),
+                    ));
+                }
+            }
+        }
+        let ready_by = Instant::now() + Duration::from_secs(60);
+        while !stages
+            .iter()
+            .all(|(h, _)| h.ready.load(std::sync::atomic::Ordering::SeqCst))
+        {
+            anyhow::ensure!(
+                Instant::now() < ready_by,
+                "stages were not assigned partitions within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let started = Instant::now();
+        let mut phase_latencies = Vec::new();
+        if phase == "latency" {
+            // A steady trickle, so that latency is the pipeline's and not a backlog's.
+            let count = (rate as usize * 5).min(posts.len());
+            let interval = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
+            for (i, post) in posts.iter().take(count).enumerate() {
+                publisher.publish_line(post);
+                let due = started + interval * (i as u32 + 1);
+                while Instant::now() < due {
+                    drain(&watcher, &mut phase_latencies)?;
+                }
+            }
+            publisher.flush(Duration::from_secs(60))?;
+        }
+        let deadline = Instant::now() + Duration::from_secs(600);
+        let want = |m: &Metrics| -> (bool, u64) {
+            let input_stage = if kind == Kind::PassThrough {
+                "pass_through"
+            } else {
+                "analyze"
+            };
+            let received = m.posts_received.with_label_values(&[input_stage]).get();
+            let published = if phase == "throughput" {
+                posts.len() as u64
+            } else {
+                (rate as usize * 5).min(posts.len()) as u64
+            };
+            let scored = m
+                .records_produced
+                .with_label_values(&["analyze", &kafka.topics.scored])
+                .get();
+            let routed = m.posts_received.with_label_values(&["route"]).get();
+            let idle = ["pass_through", "analyze", "route"]
+                .iter()
+                .all(|s| m.in_flight.with_label_values(&[s]).get() == 0);
+            let done =
+                received >= published && idle && (kind == Kind::PassThrough || routed >= scored);
+            let stage = if kind == Kind::PassThrough {
+                "pass_through"
+            } else {
+                "route"
+            };
+            let outputs: u64 = watched
+                .iter()
+                .map(|t| m.records_produced.with_label_values(&[stage, t]).get())
+                .sum();
+            (done, outputs)
+        };
+        loop {
+            drain(&watcher, &mut phase_latencies)?;
+            let (done, _) = want(&metrics);
+            if done {
+                break;
+            }
+            if Instant::now() > deadline || stages.iter().any(|(_, t)| t.is_finished()) {
+                shutdown.trigger();
+                bail!("{kind:?} did not finish the {phase} run");
+            }
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let (_, outputs) = want(&metrics);
+        let collect_by = Instant::now() + Duration::from_secs(30);
+        while (phase_latencies.len() as u64) < outputs && Instant::now() < collect_by {
+            drain(&watcher, &mut phase_latencies)?;
+        }
+        shutdown.trigger();
+        for (_, thread) in stages {
+            thread
+                .join()
+                .map_err(|_| anyhow::anyhow!("stage thread panicked"))??;
+        }
+        if phase == "throughput" {
+            seconds = elapsed;
+        } else {
+            latencies = phase_latencies;
+        }
+    }
+    Ok(result(
+        if kind == Kind::PassThrough {
+            "pass_through"
+        } else {
+            "pipeline"
+        },
+        posts.len() as u64,
+        seconds,
+        &mut latencies,
+    ))
+}
+
+/// The bundled posts, `copies` times, with ids made unique per copy.
+fn sample_posts(settings: &Settings, copies: usize) -> Result<Vec<Vec<u8>>> {
+    let path = settings.resolve(Path::new("posts.jsonl"));
+    let source =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut posts = Vec::new();
+    for copy in 0..copies.max(1) {
+        for line in source.lines().filter(|l| !l.trim().is_empty()) {
+            let mut value: serde_json::Value = serde_json::from_str(line)?;
+            for field in ["id", "conversation_id", "in_reply_to"] {
+                if let Some(v) = value[field].as_str() {
+                    value[field] = serde_json::Value::String(format!("{v}-{copy}"));
+                }
+            }
+            posts.push(serde_json::to_vec(&value)?);
+        }
+    }
+    Ok(posts)
+}
+
+fn drain(watcher: &rdkafka::consumer::BaseConsumer, latencies: &mut Vec<f64>) -> Result<()> {
+    while let Some(message) = watcher.poll(Duration::from_millis(20)) {
+        let message = match message {
+            Ok(message) => message,
+            // Output topics appear with their first record; until then the watcher hears
+            // they do not exist.
+            Err(rdkafka::error::KafkaError::MessageConsumption(
+                rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition,
+            )) => continue,
+            Err(e) => return Err(e).context("reading outputs"),
+        };
+        let now = chrono::Utc::now().timestamp_millis();
+        let ingested = message
+            .headers()
+            .and_then(|h| {
+                h.iter()
+                    .find(|h| h.key == INGESTED_AT_HEADER)
+                    .and_then(|h| h.value)
+            })
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.parse::<i64>().ok());
+        if let Some(at) = ingested {
+            latencies.push((now - at).max(0) as f64);
+        }
+    }
+    Ok(())
+}
+
+fn result(name: &'static str, posts: u64, seconds: f64, latencies: &mut [f64]) -> RunResult {
+    latencies.sort_by(f64::total_cmp);
+    let quantile = |q: f64| -> f64 {
+        if latencies.is_empty() {
+            return 0.0;
+        }
+        latencies[((latencies.len() - 1) as f64 * q).round() as usize]
+    };
+    RunResult {
+        name,
+        posts,
+        seconds: (seconds * 1000.0).round() / 1000.0,
+        posts_per_second: (posts as f64 / seconds).round(),
+        latency_p50_ms: quantile(0.5),
+        latency_p99_ms: quantile(0.99),
+    }
+}
