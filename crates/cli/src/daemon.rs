@@ -98,8 +98,12 @@ pub fn spawn_route(
         group_id: kafka.groups.route.clone(),
         instance_id: None,
     };
-    let processor =
+    let mut processor =
         RouteProcessor::new(router, kafka.topics.clone(), metrics.clone()).with_clock(clock);
+    match signals_consumer(kafka) {
+        Ok((replica, consumer)) => processor = processor.with_signals(replica, consumer),
+        Err(e) => warn!(error = %e, "Spike counts will not be exchanged with other route replicas"),
+    }
     spawn(
         spec,
         kafka.clone(),
@@ -129,6 +133,34 @@ fn spawn<P: earshot_kafka::Processor + 'static>(
         thread,
     }
 }
+
+/// A consumer of the signals topic for this replica: a group of its own (every replica reads
+/// every replica's counts), from the earliest record (merging is idempotent).
+fn signals_consumer(kafka: &KafkaSettings) -> Result<(String, rdkafka::consumer::BaseConsumer)> {
+    use rdkafka::consumer::Consumer;
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+    let replica = format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        REPLICAS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut config = earshot_kafka::client_config(kafka, &earshot_kafka::ClientRole::Consumer);
+    config
+        .set(
+            "group.id",
+            format!("{}-signals-{replica}", kafka.groups.route),
+        )
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest");
+    let consumer: rdkafka::consumer::BaseConsumer =
+        config.create().context("creating the signals consumer")?;
+    consumer
+        .subscribe(&[&kafka.topics.signals])
+        .context("subscribing to the signals topic")?;
+    Ok((replica, consumer))
+}
+
+static REPLICAS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 #[derive(Clone)]
 struct AdminState {

@@ -50,6 +50,7 @@ impl EmbeddedKafka {
             t.incidents.clone(),
             t.unrouted.clone(),
             t.dlq.clone(),
+            t.signals.clone(),
         ];
         topics.extend(queues.iter().map(|q| t.tickets(q)));
         for topic in topics {

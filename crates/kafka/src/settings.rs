@@ -67,6 +67,9 @@ pub struct Topics {
     pub incidents: String,
     pub unrouted: String,
     pub dlq: String,
+    /// Route replicas exchange their spike counts here (keyed by replica), so that each
+    /// decides on incidents from the totals over all partitions.
+    pub signals: String,
 }
 
 impl Default for Topics {
@@ -78,6 +81,7 @@ impl Default for Topics {
             incidents: "earshot.incidents".into(),
             unrouted: "earshot.posts.unrouted".into(),
             dlq: "earshot.dlq".into(),
+            signals: "earshot.signals".into(),
         }
     }
 }

@@ -5,18 +5,30 @@
 use chrono::{DateTime, Utc};
 use earshot_kafka::{Input, Metrics, Output, Processor, Reject, Topics};
 use earshot_model::{ScoredPost, INCIDENT_SCHEMA_VERSION, TICKET_SCHEMA_VERSION};
-use earshot_route::{RouteOutput, Router};
+use std::time::Duration;
+
+use earshot_route::{RouteOutput, Router, SpikeCounts};
+use rdkafka::consumer::BaseConsumer;
+use rdkafka::message::Message;
 
 use crate::settings::RouteClock;
 
 pub struct RouteProcessor {
     router: Router,
+    signals: Option<Signals>,
     topics: Topics,
     metrics: Metrics,
     outputs: Vec<RouteOutput>,
     clock: RouteClock,
     /// The event clock: the latest post time seen.
     event_now: Option<DateTime<Utc>>,
+}
+
+/// The replica's link to the signals topic.
+struct Signals {
+    replica: String,
+    consumer: BaseConsumer,
+    last_published: Option<std::time::Instant>,
 }
 
 impl std::fmt::Debug for RouteProcessor {
@@ -32,11 +44,59 @@ impl RouteProcessor {
     pub fn new(router: Router, topics: Topics, metrics: Metrics) -> RouteProcessor {
         RouteProcessor {
             router,
+            signals: None,
             topics,
             metrics,
             outputs: Vec::new(),
             clock: RouteClock::Wall,
             event_now: None,
+        }
+    }
+
+    /// Exchanges spike counts with the other route replicas through `consumer` (reading the
+    /// signals topic) and the stage's own outputs (publishing to it), as replica `replica`.
+    pub fn with_signals(mut self, replica: String, consumer: BaseConsumer) -> RouteProcessor {
+        self.router.set_replica_id(&replica);
+        self.signals = Some(Signals {
+            replica,
+            consumer,
+            last_published: None,
+        });
+        self
+    }
+
+    /// Publishes this replica's counts and merges the others'.
+    fn exchange_signals(&mut self, now: DateTime<Utc>, out: &mut Vec<Output>) {
+        let Some(signals) = &mut self.signals else {
+            return;
+        };
+        while let Some(Ok(message)) = signals.consumer.poll(Duration::ZERO) {
+            if message.key() == Some(signals.replica.as_bytes()) {
+                continue;
+            }
+            let Some(counts) = message
+                .payload()
+                .and_then(|p| serde_json::from_slice::<SpikeCounts>(p).ok())
+            else {
+                continue;
+            };
+            if let Some(outputs) = self.router.merge_spike_counts(&counts, now) {
+                self.outputs.extend(outputs);
+            }
+        }
+        let due = signals
+            .last_published
+            .is_none_or(|t: std::time::Instant| t.elapsed() >= Duration::from_secs(2));
+        if due {
+            signals.last_published = Some(std::time::Instant::now());
+            if let Ok(payload) = serde_json::to_vec(&self.router.spike_counts()) {
+                out.push(Output::new(
+                    self.topics.signals.clone(),
+                    Some(signals.replica.clone()),
+                    payload,
+                    1,
+                ));
+            }
         }
     }
 
@@ -131,6 +191,7 @@ impl Processor for RouteProcessor {
             },
         };
         self.outputs = self.router.tick(now);
+        self.exchange_signals(now, out);
         // Tick outputs (incident updates) have no input record; an encoding failure is not
         // possible for these types, and is skipped rather than stopping the stage.
         let _ = self.emit(None, out);
