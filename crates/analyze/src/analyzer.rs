@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use earshot_model::{Analysis, Hit, HitKind, Post, Sentiment, WatchMatch, WatchTerm};
+use earshot_model::{Analysis, Hit, HitKind, Intent, Post, Sentiment, WatchMatch, WatchTerm};
 use earshot_text::script::{is_cjk, is_spaced_word_char};
 use earshot_text::{detect_lang, find_entities, normalize, Entities, Normalized};
 use regex::RegexSet;
@@ -19,6 +19,8 @@ use crate::watchlist::{Node, Watchlists};
 #[derive(Debug)]
 pub struct Analyzer {
     entries: Vec<Entry>,
+    /// For each intent cue entry, the polarity entry it lends where no polarity word is.
+    cue_polarity: Vec<u32>,
     watchlists: Watchlists,
     regex_set: Option<RegexSet>,
     matcher: Matcher,
@@ -84,9 +86,11 @@ impl Analyzer {
         sentiment: SentimentParams,
         signals: SignalParams,
     ) -> Result<Analyzer, AnalyzeError> {
-        let entries = dedupe(lexicon.entries());
+        let mut entries = dedupe(lexicon.entries());
+        let matched = entries.len();
+        let cue_polarity = add_cue_polarity(&mut entries, sentiment.cue_valence);
         let mut builder = MatcherBuilder::default();
-        for (i, entry) in entries.iter().enumerate() {
+        for (i, entry) in entries[..matched].iter().enumerate() {
             let target = Target::Lexicon(i as u32);
             builder.add(&entry.term, target);
             for variant in variants_of(entry) {
@@ -104,7 +108,7 @@ impl Analyzer {
             }
         }
         // Elongation aliases last, so that they never shadow a real term.
-        for (i, entry) in entries.iter().enumerate() {
+        for (i, entry) in entries[..matched].iter().enumerate() {
             if entry.lang == Lang::En && matches!(entry.kind, EntryKind::Sentiment(_)) {
                 for alias in elongation_aliases(&entry.term) {
                     builder.add_elongation_alias(&alias, Target::Lexicon(i as u32));
@@ -125,6 +129,7 @@ impl Analyzer {
         };
         Ok(Analyzer {
             entries,
+            cue_polarity,
             watchlists,
             regex_set,
             matcher,
@@ -187,6 +192,7 @@ impl Analyzer {
         }
         longest_first(&mut s.lex);
         longest_first(&mut s.cues);
+        self.lend_cue_polarity(&s.cues, &mut s.lex);
 
         let source = post.text.as_str();
         let score_text = sentiment::Text::new(source, &s.text);
@@ -252,6 +258,35 @@ impl Analyzer {
                 })
                 .collect(),
             lang,
+        }
+    }
+
+    /// Adds the polarity of complaint, outage and praise cues whose span holds no polarity
+    /// word or modifier (see [`add_cue_polarity`]).
+    fn lend_cue_polarity(&self, cues: &[LexHit], lex: &mut Vec<LexHit>) {
+        let before = lex.len();
+        let mut last: Option<(u32, u32)> = None;
+        for cue in cues {
+            let Some(&derived) = self.cue_polarity.get(cue.entry as usize) else {
+                continue;
+            };
+            if derived == u32::MAX || last == Some((cue.start, cue.end)) {
+                continue;
+            }
+            let overlaps = lex[..before]
+                .iter()
+                .any(|h| h.start < cue.end && cue.start < h.end);
+            if !overlaps {
+                lex.push(LexHit {
+                    entry: derived,
+                    start: cue.start,
+                    end: cue.end,
+                });
+                last = Some((cue.start, cue.end));
+            }
+        }
+        if lex.len() > before {
+            lex.sort_unstable_by_key(|h| (h.start, h.end));
         }
     }
 
@@ -611,6 +646,36 @@ fn variants_of(entry: &Entry) -> Vec<String> {
         }
     }
     variants
+}
+
+/// Complaint and outage cues (`has been down`, `can't log in`, `圏外`) are negative
+/// experiences even without a feeling word, and praise cues positive. Each such cue gets a
+/// polarity entry of its own (`valence` × its weight), appended to `entries` but not to the
+/// automaton: the scorer uses it only where the cue's span holds no polarity word, so a cue
+/// never hides one (`love this` still scores `love`). Returns, per entry, its cue polarity
+/// entry or `u32::MAX`.
+fn add_cue_polarity(entries: &mut Vec<Entry>, valence: f64) -> Vec<u32> {
+    let mut links = vec![u32::MAX; entries.len()];
+    if valence == 0.0 {
+        return links;
+    }
+    for i in 0..entries.len() {
+        let EntryKind::Intent(intent, weight) = entries[i].kind else {
+            continue;
+        };
+        let sign = match intent {
+            Intent::Complaint | Intent::Outage => -1.0,
+            Intent::Praise => 1.0,
+            _ => continue,
+        };
+        links[i] = entries.len() as u32;
+        let derived = Entry {
+            kind: EntryKind::Sentiment(sign * valence * weight),
+            ..entries[i].clone()
+        };
+        entries.push(derived);
+    }
+    links
 }
 
 /// Spellings of an English word with one doubled letter made single, which is what an

@@ -49,6 +49,9 @@ pub struct SentimentParams {
     pub hit_damping: f64,
     /// Weight of an English word that is part of a capitalised name (`Bad Girls Club`).
     pub name_weight: f64,
+    /// Valence given to complaint and outage cues (negative) and praise cues (positive)
+    /// that are not polarity words already, times the cue's weight; 0 turns it off.
+    pub cue_valence: f64,
 }
 
 impl Default for SentimentParams {
@@ -69,6 +72,7 @@ impl Default for SentimentParams {
             question_weight: 0.2,
             hit_damping: 0.4,
             word_floor: 0.3,
+            cue_valence: 1.5,
         }
     }
 }

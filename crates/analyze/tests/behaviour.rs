@@ -75,6 +75,16 @@ fn english_contrast_caps_exclamation_and_elongation() {
 }
 
 #[test]
+fn outage_and_complaint_cues_read_negative_without_feeling_words() {
+    assert!(score("The website has been down since this morning") < -0.05);
+    assert!(score("朝からずっと圏外") < -0.05);
+    assert!(
+        score("I love this phone") > 0.5,
+        "a praise cue never hides the word inside it"
+    );
+}
+
+#[test]
 fn emoji_and_emoticons_carry_sentiment() {
     assert!(score("my order arrived 😡") < -0.1);
     assert!(score("my order arrived 😍") > 0.1);
