@@ -6,17 +6,17 @@
 //! summary on stderr.
 
 use std::collections::BTreeMap;
-use std::io::{self, BufRead, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use earshot_analyze::Scratch;
-use earshot_model::{Post, ScoredPost};
+use earshot_model::ScoredPost;
 use earshot_route::RouteOutput;
 
-use crate::commands::score::open_input;
+use crate::commands::score::{for_each_post, open_input};
 use crate::settings::Settings;
 
 /// How often (in post time) the router is ticked, so incidents close and folding state
@@ -46,20 +46,7 @@ pub fn run(config: Option<&Path>, input: Option<&Path>) -> Result<ExitCode> {
     let mut summary = Summary::default();
     let mut clock: Option<DateTime<Utc>> = None;
     let mut last_tick: Option<DateTime<Utc>> = None;
-    for (index, line) in reader.split(b'\n').enumerate() {
-        let line = line.context("reading posts")?;
-        let line = line.strip_suffix(b"\r").unwrap_or(&line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let post = match Post::from_json(line) {
-            Ok(post) => post,
-            Err(e) => {
-                summary.invalid += 1;
-                eprintln!("line {}: skipped ({}): {e}", index + 1, e.code());
-                continue;
-            }
-        };
+    summary.invalid = for_each_post(reader, |post| {
         // Replays follow post time; a post without a time, or one older than the last, does
         // not move the clock backwards.
         let stamp = post.created_at.or(post.received_at);
@@ -80,12 +67,13 @@ pub fn run(config: Option<&Path>, input: Option<&Path>) -> Result<ExitCode> {
         summary.posts += 1;
         if !earshot_analyze::is_relevant(&post, &analysis) {
             summary.discarded += 1;
-            continue;
+            return Ok(());
         }
         for output in router.route(&ScoredPost { post, analysis }, now) {
             emit(&mut out, &output, &mut summary)?;
         }
-    }
+        Ok(())
+    })?;
     if let Some(now) = clock {
         for output in router.tick(now) {
             emit(&mut out, &output, &mut summary)?;
