@@ -73,7 +73,7 @@ pub fn spawn_analyze(
         name: "analyze",
         input_topic: kafka.topics.raw.clone(),
         group_id: kafka.groups.analyze.clone(),
-        instance_id: None,
+        instance_id: Some(instance_id()),
     };
     let processor = AnalyzeProcessor::new(analyzer, kafka.topics.scored.clone(), metrics);
     spawn(
@@ -96,7 +96,7 @@ pub fn spawn_route(
         name: "route",
         input_topic: kafka.topics.scored.clone(),
         group_id: kafka.groups.route.clone(),
-        instance_id: None,
+        instance_id: Some(instance_id()),
     };
     let mut processor =
         RouteProcessor::new(router, kafka.topics.clone(), metrics.clone()).with_clock(clock);
@@ -161,6 +161,19 @@ fn signals_consumer(kafka: &KafkaSettings) -> Result<(String, rdkafka::consumer:
 }
 
 static REPLICAS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A replica's stable name for exactly-once `transactional.id`s: the host name (a pod name
+/// in Kubernetes) and the replica's index in this process. Stable across restarts, so a
+/// restarted replica fences its predecessor's unfinished transaction; distinct between the
+/// replicas of one process, so they do not fence each other.
+fn instance_id() -> String {
+    static STAGES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+    format!(
+        "{host}-{}",
+        STAGES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
 
 #[derive(Clone)]
 struct AdminState {

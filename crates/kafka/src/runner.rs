@@ -581,10 +581,12 @@ struct Transaction {
 }
 
 impl Transaction {
+    /// Called only while a transaction is open. One that `tick` opened holds no message
+    /// (`messages == 0`) and must still end on time: left open until the next input record,
+    /// it would hold back read_committed readers and outlive `transaction.timeout.ms`.
     fn is_due(&self, settings: &KafkaSettings) -> bool {
         self.messages >= settings.transaction_messages.max(1)
-            || (self.messages > 0
-                && self.started.elapsed() >= Duration::from_millis(settings.transaction_ms))
+            || self.started.elapsed() >= Duration::from_millis(settings.transaction_ms)
     }
 }
 
