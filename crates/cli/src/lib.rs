@@ -6,3 +6,4 @@ pub mod commands;
 pub mod daemon;
 pub mod settings;
 pub mod stages;
+pub mod topics;

@@ -17,6 +17,7 @@ use crate::stages::ingest::Publisher;
 pub fn run(config: Option<&Path>, inputs: &[PathBuf], progress: bool) -> Result<ExitCode> {
     let settings = Settings::load(config)?;
     init_logging(&settings.log);
+    crate::topics::ensure(&settings)?;
     let publisher = Publisher::new(&settings.kafka)?;
     let started = Instant::now();
     let sources: Vec<Option<&Path>> = if inputs.is_empty() {

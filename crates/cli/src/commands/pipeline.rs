@@ -32,6 +32,7 @@ pub fn run(config: Option<&Path>, stages: Stages) -> Result<ExitCode> {
     } else {
         None
     };
+    crate::topics::ensure(&settings)?;
     let registry = Registry::new();
     let metrics = Metrics::register(&registry).context("registering metrics")?;
     let shutdown = Shutdown::new();
