@@ -677,7 +677,6 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 // -------------------------------------------------------------------------------- tests
 
 #[test]
-#[ignore = "fails on tansu 0.6.0: the daemon misses its shutdown deadline after SIGTERM; run with --ignored while fixing"]
 fn full_run_on_tansu() {
     let _serial = serial();
     let Some(world) = World::start("full_run_on_tansu") else {
@@ -740,7 +739,6 @@ fn full_run_on_tansu() {
 /// from that offset on when started afresh. The test reads the committed offset right after
 /// the kill, so the expectation is exact.
 #[test]
-#[ignore = "fails on tansu 0.6.0: the daemon misses its shutdown deadline after SIGTERM; run with --ignored while fixing"]
 fn kill_minus_nine_and_restart() {
     let _serial = serial();
     let Some(mut world) = World::start("kill_minus_nine_and_restart") else {
@@ -984,7 +982,6 @@ fn collect_some(consumer: &BaseConsumer, into: &mut Vec<Record>) {
 }
 
 #[test]
-#[ignore = "fails on tansu 0.6.0: the daemon misses its shutdown deadline after SIGTERM; run with --ignored while fixing"]
 fn tickets_readable_by_an_ordinary_consumer() {
     let _serial = serial();
     let Some(world) = World::start("tickets_readable_by_an_ordinary_consumer") else {

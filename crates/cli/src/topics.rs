@@ -46,6 +46,7 @@ pub fn earshot_topics(kafka: &KafkaSettings, queues: &[String]) -> Vec<String> {
         t.incidents.clone(),
         t.unrouted.clone(),
         t.dlq.clone(),
+        t.signals.clone(),
     ];
     topics.extend(queues.iter().map(|q| t.tickets(q)));
     topics
