@@ -129,15 +129,21 @@ pub fn run(
     }
 
     let queue_topics: Vec<String> = queues.iter().map(|q| kafka.topics.tickets(q)).collect();
-    // The embedded broker does not create topics on first use; a real broker is expected to
-    // (or to have them created by its operators).
+    // Neither the embedded broker nor every real one creates topics on first use.
     let create = |topics: &[String]| -> Result<()> {
-        if let Some(broker) = &embedded {
-            for topic in topics {
-                broker.cluster().create_topic(topic, kafka.partitions, 1)?;
+        match &embedded {
+            Some(broker) => {
+                for topic in topics {
+                    broker.cluster().create_topic(topic, kafka.partitions, 1)?;
+                }
+                Ok(())
+            }
+            None => {
+                let mut all = topics.to_vec();
+                all.push(kafka.topics.signals.clone());
+                crate::topics::create(&kafka, &all)
             }
         }
-        Ok(())
     };
     let pass_through = measure(
         Kind::PassThrough,
