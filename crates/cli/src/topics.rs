@@ -39,17 +39,7 @@ pub fn ensure(settings: &Settings) -> Result<()> {
 
 /// Every topic Earshot writes or reads, tickets for each of `queues`.
 pub fn earshot_topics(kafka: &KafkaSettings, queues: &[String]) -> Vec<String> {
-    let t = &kafka.topics;
-    let mut topics = vec![
-        t.raw.clone(),
-        t.scored.clone(),
-        t.incidents.clone(),
-        t.unrouted.clone(),
-        t.dlq.clone(),
-        t.signals.clone(),
-    ];
-    topics.extend(queues.iter().map(|q| t.tickets(q)));
-    topics
+    kafka.topics.all(queues)
 }
 
 /// The queue ids of the route configuration the settings name (none without one).

@@ -43,16 +43,7 @@ impl EmbeddedKafka {
         settings: &KafkaSettings,
         queues: &[&str],
     ) -> Result<(), rdkafka::error::KafkaError> {
-        let t = &settings.topics;
-        let mut topics = vec![
-            t.raw.clone(),
-            t.scored.clone(),
-            t.incidents.clone(),
-            t.unrouted.clone(),
-            t.dlq.clone(),
-            t.signals.clone(),
-        ];
-        topics.extend(queues.iter().map(|q| t.tickets(q)));
+        let topics = settings.topics.all(queues);
         for topic in topics {
             self.cluster.create_topic(
                 &topic,

@@ -90,6 +90,20 @@ impl Topics {
     pub fn tickets(&self, queue: &str) -> String {
         format!("{}{queue}", self.tickets_prefix)
     }
+
+    /// Every topic Earshot reads or writes, with a ticket topic for each of `queues`.
+    pub fn all<Q: AsRef<str>>(&self, queues: &[Q]) -> Vec<String> {
+        let mut topics = vec![
+            self.raw.clone(),
+            self.scored.clone(),
+            self.incidents.clone(),
+            self.unrouted.clone(),
+            self.dlq.clone(),
+            self.signals.clone(),
+        ];
+        topics.extend(queues.iter().map(|q| self.tickets(q.as_ref())));
+        topics
+    }
 }
 
 /// Consumer group ids, one per stage.
