@@ -239,16 +239,15 @@ fn measure(
                 ] {
                     *topic = format!("{topic}.{phase}");
                 }
+                kafka.topics.tickets_prefix = format!("{}{phase}.", kafka.topics.tickets_prefix);
                 let mut watched: Vec<String> = ticket_topics
                     .iter()
-                    .map(|t| format!("{t}.{phase}"))
+                    .map(|t| {
+                        kafka
+                            .topics
+                            .tickets(t.rsplit('.').next().unwrap_or_default())
+                    })
                     .collect();
-                kafka.topics.tickets_prefix = format!("{}{phase}.", kafka.topics.tickets_prefix);
-                watched.clear();
-                watched.extend(ticket_topics.iter().map(|t| {
-                    let queue = t.rsplit('.').next().unwrap_or_default();
-                    kafka.topics.tickets(queue)
-                }));
                 watched.push(kafka.topics.unrouted.clone());
                 (kafka.topics.raw.clone(), watched)
             }
