@@ -274,6 +274,54 @@ fn produce_and_fetch_and_commit_errors_lose_nothing() {
     assert_eq!(out.on(&fx.topics().dlq).count(), 0, "nothing dead-lettered");
 }
 
+/// A tiny `max_in_flight`: the stages keep stopping to wait for acknowledgements, never hold
+/// more unacknowledged inputs than the limit, and still make exactly the offline outputs.
+#[test]
+fn backpressure_bounds_what_is_in_flight_and_loses_nothing() {
+    const LIMIT: usize = 4;
+    let fx = Fixture::start_with(1, 1, |s| s.kafka.max_in_flight = LIMIT);
+    let lines = example_lines("posts.jsonl");
+    let expected = fx.expect(&lines);
+    let stages = [fx.spawn_analyze(), fx.spawn_route()];
+    let mut out = fx.collector(&output_topics(&fx));
+    wait_ready(&stages.iter().collect::<Vec<_>>());
+    assert_eq!(fx.publish(&lines), (expected.posts, 0), "(valid, invalid)");
+
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let (metrics, sampling) = (fx.metrics.clone(), sampling.clone());
+        std::thread::spawn(move || {
+            let mut most = 0;
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                most = most
+                    .max(in_flight(&metrics, "analyze"))
+                    .max(in_flight(&metrics, "route"));
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            most
+        })
+    };
+    wait_until_routed(&fx, &stages, &mut out, &expected);
+    stop(&fx.shutdown, stages.into());
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let most_in_flight = sampler.join().unwrap();
+
+    let waited = fx
+        .metrics
+        .backpressure_seconds
+        .with_label_values(&["analyze"])
+        .get();
+    eprintln!(
+        "at most {most_in_flight} in flight; analyze waited {waited:.2} s for acknowledgements"
+    );
+    assert!(waited > 0.0, "analyze had to wait for acknowledgements");
+    assert!(
+        most_in_flight as usize <= LIMIT,
+        "{most_in_flight} in flight"
+    );
+    assert_same_multiset("route outputs", &expected.routed, &route_outputs(&fx, &out));
+}
+
 /// The broker leading the scored topic goes down mid-stream and comes back: no ticket missing.
 #[test]
 fn broker_down_and_back() {

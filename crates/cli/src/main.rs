@@ -10,6 +10,7 @@ use earshot::commands;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -141,6 +142,9 @@ enum BenchCommand {
         /// Posts per second for the latency run.
         #[arg(long, default_value_t = 1000)]
         rate: u64,
+        /// Seconds one run may take before the bench gives up.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
         /// One JSON line instead of a table.
         #[arg(long)]
         json: bool,
@@ -203,9 +207,17 @@ fn main() -> ExitCode {
                     brokers,
                     copies,
                     rate,
+                    timeout,
                     json,
                 },
-        } => commands::bench::run(config.as_deref(), brokers.as_deref(), copies, rate, json),
+        } => commands::bench::run(
+            config.as_deref(),
+            brokers.as_deref(),
+            copies,
+            rate,
+            Duration::from_secs(timeout),
+            json,
+        ),
         Command::Check { config } => commands::check::run(config.as_deref()),
     };
     match result {

@@ -3,7 +3,8 @@
 //! bounded: stage, topic, partition, queue, priority, error code.
 
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    CounterVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec,
+    Opts, Registry,
 };
 
 /// Handles to the stage metrics; cheap to clone.
@@ -20,6 +21,7 @@ pub struct Metrics {
     pub incidents_opened: IntCounter,
     pub consumer_lag: IntGaugeVec,
     pub in_flight: IntGaugeVec,
+    pub backpressure_seconds: CounterVec,
 }
 
 impl Metrics {
@@ -97,6 +99,13 @@ impl Metrics {
                 ),
                 &["stage"],
             )?,
+            backpressure_seconds: CounterVec::new(
+                Opts::new(
+                    "earshot_backpressure_seconds_total",
+                    "Time a stage read nothing because max_in_flight outputs awaited acknowledgement",
+                ),
+                &["stage"],
+            )?,
         };
         registry.register(Box::new(metrics.posts_received.clone()))?;
         registry.register(Box::new(metrics.posts_discarded.clone()))?;
@@ -109,6 +118,7 @@ impl Metrics {
         registry.register(Box::new(metrics.incidents_opened.clone()))?;
         registry.register(Box::new(metrics.consumer_lag.clone()))?;
         registry.register(Box::new(metrics.in_flight.clone()))?;
+        registry.register(Box::new(metrics.backpressure_seconds.clone()))?;
         Ok(metrics)
     }
 

@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::config::ClientConfig;
@@ -107,6 +107,8 @@ struct Pending {
 
 struct DeliveryContext {
     tracker: Arc<Mutex<OffsetTracker>>,
+    /// Notified on every delivery report, for a loop waiting for room (backpressure).
+    delivered: Arc<Condvar>,
     metrics: Metrics,
     stage: &'static str,
     failure: Arc<Mutex<Option<StageError>>>,
@@ -130,6 +132,7 @@ impl ProducerContext for DeliveryContext {
             }
             Err((e, _)) => self.failed(&pending, e),
         }
+        self.delivered.notify_all();
     }
 }
 
@@ -330,6 +333,7 @@ pub fn run_stage<P: Processor>(
 ) -> Result<StageReport, StageError> {
     let stage = spec.name;
     let tracker = Arc::new(Mutex::new(OffsetTracker::new()));
+    let delivered = Arc::new(Condvar::new());
     let failure = Arc::new(Mutex::new(None));
     let exactly_once = settings.delivery == DeliveryMode::ExactlyOnce;
 
@@ -349,6 +353,7 @@ pub fn run_stage<P: Processor>(
         producer_config
             .create_with_context(DeliveryContext {
                 tracker: tracker.clone(),
+                delivered: delivered.clone(),
                 metrics: metrics.clone(),
                 stage,
                 failure: failure.clone(),
@@ -392,7 +397,6 @@ pub fn run_stage<P: Processor>(
 
     let mut report = StageReport::default();
     let mut outputs = Vec::new();
-    let mut paused = false;
     let mut last_tick = Instant::now();
     let mut last_lag = Instant::now();
     let mut txn = Transaction {
@@ -403,6 +407,7 @@ pub fn run_stage<P: Processor>(
     let received = metrics.posts_received.with_label_values(&[stage]);
     let latency = metrics.stage_latency.with_label_values(&[stage]);
     let in_flight = metrics.in_flight.with_label_values(&[stage]);
+    let backpressure = metrics.backpressure_seconds.with_label_values(&[stage]);
 
     let result = loop {
         health.beat();
@@ -412,24 +417,15 @@ pub fn run_stage<P: Processor>(
         if let Some(error) = lock(&failure).take() {
             break Err(error);
         }
-        // Backpressure: pause the partitions while too many outputs are unacknowledged,
-        // but keep polling so the group sees this member alive and rebalances still run.
-        let waiting = lock(&tracker).waiting();
+        let waiting = wait_for_room(
+            &tracker,
+            &delivered,
+            settings.max_in_flight,
+            shutdown,
+            health,
+            &backpressure,
+        );
         in_flight.set(waiting as i64);
-        if !paused && waiting >= settings.max_in_flight {
-            if let Ok(assignment) = consumer.assignment() {
-                if consumer.pause(&assignment).is_ok() {
-                    debug!(stage, waiting, "Paused partitions");
-                    paused = true;
-                }
-            }
-        } else if paused && waiting <= settings.max_in_flight / 2 {
-            if let Ok(assignment) = consumer.assignment() {
-                if consumer.resume(&assignment).is_ok() {
-                    paused = false;
-                }
-            }
-        }
 
         match consumer.poll(Duration::from_millis(50)) {
             None => {}
@@ -572,6 +568,37 @@ pub fn run_stage<P: Processor>(
         "Stage stopped"
     );
     result.map(|()| report)
+}
+
+/// Backpressure: while `max_in_flight` input records wait for acknowledgements, read no
+/// more; wait for delivery reports until half of them have arrived. Returns how many wait.
+///
+/// Not polling the consumer meanwhile is safe: heartbeats run on librdkafka's own thread,
+/// deliveries normally take milliseconds, and one that cannot be made fails within
+/// `message.timeout.ms`, which stops the stage. Pausing the partitions instead made
+/// librdkafka drop what it had fetched, and on tansu consumption sometimes never resumed.
+fn wait_for_room(
+    tracker: &Mutex<OffsetTracker>,
+    delivered: &Condvar,
+    max_in_flight: usize,
+    shutdown: &Shutdown,
+    health: &Health,
+    waited: &prometheus::Counter,
+) -> usize {
+    let mut tracker = lock(tracker);
+    if tracker.waiting() < max_in_flight.max(1) {
+        return tracker.waiting();
+    }
+    let started = Instant::now();
+    while tracker.waiting() > max_in_flight / 2 && !tracker.has_failed() && !shutdown.is_triggered()
+    {
+        health.beat();
+        tracker = delivered
+            .wait_timeout(tracker, Duration::from_millis(100))
+            .map_or_else(|poisoned| poisoned.into_inner().0, |(guard, _)| guard);
+    }
+    waited.inc_by(started.elapsed().as_secs_f64());
+    tracker.waiting()
 }
 
 struct Transaction {

@@ -68,6 +68,7 @@ pub fn run(
     brokers: Option<&str>,
     copies: usize,
     rate: u64,
+    timeout: Duration,
     json: bool,
 ) -> Result<ExitCode> {
     let config = config
@@ -156,6 +157,7 @@ pub fn run(
         &settings,
         &queue_topics,
         &create,
+        timeout,
     )?;
     let pipeline = measure(
         Kind::Pipeline,
@@ -168,6 +170,7 @@ pub fn run(
         &settings,
         &queue_topics,
         &create,
+        timeout,
     )?;
 
     let report = BenchReport {
@@ -216,6 +219,7 @@ fn measure(
     settings: &Settings,
     ticket_topics: &[String],
     create: &dyn Fn(&[String]) -> Result<()>,
+    timeout: Duration,
 ) -> Result<RunResult> {
     let mut seconds = 0.0;
     let mut latencies = Vec::new();
@@ -343,7 +347,7 @@ fn measure(
             }
             publisher.flush(Duration::from_secs(60))?;
         }
-        let deadline = Instant::now() + Duration::from_secs(600);
+        let deadline = Instant::now() + timeout;
         let want = |m: &Metrics| -> (bool, u64) {
             let input_stage = if kind == Kind::PassThrough {
                 "pass_through"
@@ -385,7 +389,24 @@ fn measure(
             }
             if Instant::now() > deadline || stages.iter().any(|(_, t)| t.is_finished()) {
                 shutdown.trigger();
-                bail!("{kind:?} did not finish the {phase} run");
+                let count = |stage: &str| {
+                    (
+                        metrics.posts_received.with_label_values(&[stage]).get(),
+                        metrics.in_flight.with_label_values(&[stage]).get(),
+                    )
+                };
+                bail!(
+                    "{kind:?} did not finish the {phase} run: {} posts published; \
+                     (received, in flight) pass_through {:?}, analyze {:?}, route {:?}",
+                    if phase == "throughput" {
+                        posts.len()
+                    } else {
+                        (rate as usize * 5).min(posts.len())
+                    },
+                    count("pass_through"),
+                    count("analyze"),
+                    count("route"),
+                );
             }
         }
         let elapsed = started.elapsed().as_secs_f64();
