@@ -27,6 +27,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tracing::{debug, error, info, warn};
 
@@ -172,7 +173,25 @@ struct RebalanceContext {
     metrics: Metrics,
 }
 
-impl ClientContext for RebalanceContext {}
+impl ClientContext for RebalanceContext {
+    /// Consumer lag from librdkafka's statistics (every `statistics.interval.ms`), which
+    /// use the high watermark of the last fetch response: asking the broker for watermarks
+    /// would block the processing loop, and tansu could take seconds to answer.
+    fn stats(&self, statistics: Statistics) {
+        let Some(topic) = statistics.topics.get(&self.topic) else {
+            return;
+        };
+        for partition in topic.partitions.values() {
+            // Unassigned partitions and the internal "-1" partition report a lag of -1.
+            if partition.partition >= 0 && partition.consumer_lag >= 0 {
+                self.metrics
+                    .consumer_lag
+                    .with_label_values(&[&self.topic, &partition.partition.to_string()])
+                    .set(partition.consumer_lag);
+            }
+        }
+    }
+}
 
 impl ConsumerContext for RebalanceContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -371,6 +390,7 @@ pub fn run_stage<P: Processor>(
     consumer_config.set("group.id", &spec.group_id);
     consumer_config.set_default("auto.offset.reset", "earliest");
     consumer_config.set_default("isolation.level", "read_committed");
+    consumer_config.set_default("statistics.interval.ms", "5000");
     if exactly_once {
         consumer_config.set("enable.auto.commit", "false");
     } else {
@@ -398,7 +418,6 @@ pub fn run_stage<P: Processor>(
     let mut report = StageReport::default();
     let mut outputs = Vec::new();
     let mut last_tick = Instant::now();
-    let mut last_lag = Instant::now();
     let mut txn = Transaction {
         started: Instant::now(),
         messages: 0,
@@ -510,10 +529,6 @@ pub fn run_stage<P: Processor>(
         if !exactly_once {
             let offsets = lock(&tracker).take_committable();
             store(&consumer, &spec.input_topic, &offsets, stage, metrics);
-        }
-        if last_lag.elapsed() >= Duration::from_secs(5) {
-            last_lag = Instant::now();
-            update_lag(&consumer, &spec.input_topic, metrics);
         }
     };
 
@@ -784,26 +799,6 @@ fn is_fatal(error: &KafkaError) -> bool {
                 | RDKafkaErrorCode::SaslAuthenticationFailed
         )
     )
-}
-
-fn update_lag(consumer: &BaseConsumer<RebalanceContext>, topic: &str, metrics: &Metrics) {
-    let Ok(position) = consumer.position() else {
-        return;
-    };
-    for element in position.elements_for_topic(topic) {
-        let partition = element.partition();
-        let Offset::Offset(at) = element.offset() else {
-            continue;
-        };
-        if let Ok((_, high)) =
-            consumer.fetch_watermarks(topic, partition, Duration::from_millis(500))
-        {
-            metrics
-                .consumer_lag
-                .with_label_values(&[topic, &partition.to_string()])
-                .set((high - at).max(0));
-        }
-    }
 }
 
 fn default_instance_id() -> String {
