@@ -441,6 +441,64 @@ fn rebalance_second_consumer_joins() {
     assert_eq!(committed, ends, "committed offsets of the raw topic");
 }
 
+/// Readiness follows the assignment and the broker: of two analyze replicas on a
+/// one-partition topic the one left without a partition is not ready; it becomes ready when
+/// the other stops and it takes the partition over; it is not ready while its broker is down,
+/// and ready again once the broker is back.
+#[test]
+fn readiness_follows_the_assignment_and_the_broker() {
+    let fx = Fixture::start(1, 1);
+    let (first, second) = (Metrics::unregistered(), Metrics::unregistered());
+    let (stop_a, stop_b) = (fx.new_shutdown(), fx.new_shutdown());
+    let a = fx.analyze_replica("a", &first, &stop_a);
+    wait_ready(&[&a]);
+    let b = fx.analyze_replica("b", &second, &stop_b);
+    let assigned = |m: &Metrics| {
+        m.rebalances
+            .with_label_values(&["analyze", "assigned"])
+            .get()
+    };
+    // Settled once b got its (first) assignment and a its second, from the same rebalance.
+    wait_for("b to join the group", ROUTED_WITHIN, &[&a, &b], || {
+        std::thread::sleep(Duration::from_millis(20));
+        match (assigned(&first), assigned(&second)) {
+            (2.., 1..) => Ok(()),
+            counts => Err(format!("assignments (a, b): {counts:?}")),
+        }
+    });
+    let ((ready, stop_ready), (idle, stop_idle)) = match (a.is_ready(), b.is_ready()) {
+        (true, false) => ((a, stop_a), (b, stop_b)),
+        (false, true) => ((b, stop_b), (a, stop_a)),
+        states => panic!("exactly one replica owns the partition, ready (a, b): {states:?}"),
+    };
+    assert_eq!(
+        idle.health().not_ready_because(),
+        Some("no partitions assigned")
+    );
+
+    stop_ready.trigger();
+    let _ = ready.stop_within();
+    wait_ready(&[&idle]);
+
+    fx.broker.cluster().broker_down(1).unwrap();
+    wait_for(
+        "not ready without a broker",
+        ROUTED_WITHIN,
+        &[&idle],
+        || {
+            std::thread::sleep(Duration::from_millis(50));
+            match idle.health().not_ready_because() {
+                Some("no broker connection") => Ok(()),
+                other => Err(format!("not ready because {other:?}")),
+            }
+        },
+    );
+    fx.broker.cluster().broker_up(1).unwrap();
+    wait_ready(&[&idle]);
+    stop_idle.trigger();
+    let _ = idle.stop_within();
+}
+
 /// Exactly-once delivery with transient faults: each relevant post is scored once and route
 /// makes the offline outputs with no repeat at all.
 #[test]

@@ -355,12 +355,15 @@ impl Stage {
         }
     }
 
-    pub fn is_ready(&self) -> bool {
-        let health = match self {
+    pub fn health(&self) -> &Health {
+        match self {
             Stage::Daemon(s) => &s.health,
             Stage::Thread { health, .. } => health,
-        };
-        health.ready.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.health().is_ready()
     }
 
     pub fn is_finished(&self) -> bool {

@@ -178,14 +178,14 @@ fn instance_id() -> String {
 #[derive(Clone)]
 struct AdminState {
     registry: Registry,
-    healths: Vec<Arc<Health>>,
+    healths: Vec<(&'static str, Arc<Health>)>,
 }
 
 /// Serves `/metrics`, `/livez` and `/readyz` on `listen` until the runtime stops.
 pub async fn serve_admin(
     listen: &str,
     registry: Registry,
-    healths: Vec<Arc<Health>>,
+    healths: Vec<(&'static str, Arc<Health>)>,
 ) -> Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -226,7 +226,7 @@ async fn livez(State(state): State<AdminState>) -> (StatusCode, &'static str) {
     if state
         .healths
         .iter()
-        .all(|h| h.is_live(Duration::from_secs(10)))
+        .all(|(_, h)| h.is_live(Duration::from_secs(10)))
     {
         (StatusCode::OK, "live\n")
     } else {
@@ -237,19 +237,20 @@ async fn livez(State(state): State<AdminState>) -> (StatusCode, &'static str) {
     }
 }
 
-async fn readyz(State(state): State<AdminState>) -> (StatusCode, &'static str) {
-    if !state.healths.is_empty()
-        && state
-            .healths
-            .iter()
-            .all(|h| h.ready.load(std::sync::atomic::Ordering::SeqCst))
-    {
-        (StatusCode::OK, "ready\n")
+/// 200 when every stage has partitions to work on, a broker connection, and is not shutting
+/// down; else 503 with the reason per stage (`analyze: no partitions assigned`).
+async fn readyz(State(state): State<AdminState>) -> (StatusCode, String) {
+    let not_ready: Vec<String> = state
+        .healths
+        .iter()
+        .filter_map(|(stage, h)| h.not_ready_because().map(|why| format!("{stage}: {why}\n")))
+        .collect();
+    if state.healths.is_empty() {
+        (StatusCode::SERVICE_UNAVAILABLE, "no stage runs\n".into())
+    } else if not_ready.is_empty() {
+        (StatusCode::OK, "ready\n".into())
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: no partitions assigned, or shutting down\n",
-        )
+        (StatusCode::SERVICE_UNAVAILABLE, not_ready.concat())
     }
 }
 

@@ -22,6 +22,7 @@ pub struct Metrics {
     pub consumer_lag: IntGaugeVec,
     pub in_flight: IntGaugeVec,
     pub backpressure_seconds: CounterVec,
+    pub rebalances: IntCounterVec,
 }
 
 impl Metrics {
@@ -106,6 +107,11 @@ impl Metrics {
                 ),
                 &["stage"],
             )?,
+            rebalances: counter(
+                "earshot_kafka_rebalances_total",
+                "Consumer group rebalances a stage took part in, by event (assigned, revoked)",
+                &["stage", "event"],
+            )?,
         };
         registry.register(Box::new(metrics.posts_received.clone()))?;
         registry.register(Box::new(metrics.posts_discarded.clone()))?;
@@ -119,6 +125,7 @@ impl Metrics {
         registry.register(Box::new(metrics.consumer_lag.clone()))?;
         registry.register(Box::new(metrics.in_flight.clone()))?;
         registry.register(Box::new(metrics.backpressure_seconds.clone()))?;
+        registry.register(Box::new(metrics.rebalances.clone()))?;
         Ok(metrics)
     }
 

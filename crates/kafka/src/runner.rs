@@ -18,7 +18,7 @@
 //! the partition's next owner.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -37,11 +37,16 @@ use crate::record::*;
 use crate::settings::{DeliveryMode, KafkaSettings};
 use crate::StageError;
 
-/// Shared flags a stage reports to the admin endpoints and obeys.
+/// What a stage reports to the admin endpoints: readiness and liveness.
 #[derive(Debug, Default)]
 pub struct Health {
-    /// The consumer has partitions assigned and the stage is not shutting down.
-    pub ready: AtomicBool,
+    /// Partitions of the input topic assigned to this replica.
+    pub assigned_partitions: AtomicUsize,
+    /// Whether the client reached a broker lately: set by fetched records and librdkafka's
+    /// statistics, cleared when all broker connections are down.
+    pub connected: AtomicBool,
+    /// Set once shutdown began (or the stage stopped).
+    pub stopping: AtomicBool,
     /// Last time (ms since the epoch) the processing loop went round.
     pub last_progress_ms: AtomicU64,
 }
@@ -49,6 +54,24 @@ pub struct Health {
 impl Health {
     pub fn new() -> Arc<Health> {
         Arc::new(Health::default())
+    }
+
+    /// Ready: has partitions to work on, is connected, and is not shutting down.
+    pub fn is_ready(&self) -> bool {
+        self.not_ready_because().is_none()
+    }
+
+    /// Why the stage is not ready, if it is not.
+    pub fn not_ready_because(&self) -> Option<&'static str> {
+        if self.stopping.load(Ordering::SeqCst) {
+            Some("shutting down")
+        } else if self.assigned_partitions.load(Ordering::SeqCst) == 0 {
+            Some("no partitions assigned")
+        } else if !self.connected.load(Ordering::SeqCst) {
+            Some("no broker connection")
+        } else {
+            None
+        }
     }
 
     fn beat(&self) {
@@ -174,10 +197,23 @@ struct RebalanceContext {
 }
 
 impl ClientContext for RebalanceContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
+            self.health.connected.store(false, Ordering::SeqCst);
+        }
+        error!(stage = self.stage, error = %error, reason, "Kafka client error");
+    }
+
     /// Consumer lag from librdkafka's statistics (every `statistics.interval.ms`), which
     /// use the high watermark of the last fetch response: asking the broker for watermarks
     /// would block the processing loop, and tansu could take seconds to answer.
     fn stats(&self, statistics: Statistics) {
+        // Real brokers have node ids >= 0; the bootstrap entries do not.
+        let up = statistics
+            .brokers
+            .values()
+            .any(|b| b.nodeid >= 0 && b.state == "UP");
+        self.health.connected.store(up, Ordering::SeqCst);
         let Some(topic) = statistics.topics.get(&self.topic) else {
             return;
         };
@@ -249,14 +285,26 @@ impl ConsumerContext for RebalanceContext {
                     partitions = assigned.count(),
                     "Partitions assigned"
                 );
-                self.health.ready.store(true, Ordering::SeqCst);
+                // Joining the group took a coordinator: the client is connected.
+                self.health.connected.store(true, Ordering::SeqCst);
+                self.note_assignment(consumer, "assigned");
             }
-            Rebalance::Revoke(_) => {
-                let still = consumer.assignment().map(|a| a.count()).unwrap_or(0);
-                self.health.ready.store(still > 0, Ordering::SeqCst);
-            }
+            Rebalance::Revoke(_) => self.note_assignment(consumer, "revoked"),
             Rebalance::Error(e) => warn!(stage = self.stage, error = %e, "Rebalance error"),
         }
+    }
+}
+
+impl RebalanceContext {
+    fn note_assignment(&self, consumer: &BaseConsumer<Self>, event: &str) {
+        self.metrics
+            .rebalances
+            .with_label_values(&[self.stage, event])
+            .inc();
+        let partitions = consumer.assignment().map_or(0, |a| a.count());
+        self.health
+            .assigned_partitions
+            .store(partitions, Ordering::SeqCst);
     }
 }
 
@@ -458,6 +506,7 @@ pub fn run_stage<P: Processor>(
                 warn!(stage, error = %e, ?code, "Consumer error; retrying");
             }
             Some(Ok(message)) => {
+                health.connected.store(true, Ordering::Relaxed);
                 let started = Instant::now();
                 received.inc();
                 report.received += 1;
@@ -533,7 +582,7 @@ pub fn run_stage<P: Processor>(
     };
 
     // Graceful shutdown: not ready, no more intake, then drain, flush and commit.
-    health.ready.store(false, Ordering::SeqCst);
+    health.stopping.store(true, Ordering::SeqCst);
     let deadline = Duration::from_secs(settings.shutdown_seconds.max(1));
     if result.is_ok() {
         tick(

@@ -336,10 +336,7 @@ fn measure(
             }
         }
         let ready_by = Instant::now() + Duration::from_secs(60);
-        while !stages
-            .iter()
-            .all(|(h, _)| h.ready.load(std::sync::atomic::Ordering::SeqCst))
-        {
+        while !stages.iter().all(|(h, _)| h.is_ready()) {
             anyhow::ensure!(
                 Instant::now() < ready_by,
                 "stages were not assigned partitions within 60 s"

@@ -59,7 +59,7 @@ pub fn run(config: Option<&Path>, stages: Stages) -> Result<ExitCode> {
             &shutdown,
         ));
     }
-    let healths = running.iter().map(|s| s.health.clone()).collect();
+    let healths = running.iter().map(|s| (s.name, s.health.clone())).collect();
     if !settings.admin.listen.is_empty() {
         runtime.block_on(serve_admin(
             &settings.admin.listen,
