@@ -466,6 +466,7 @@ pub fn run_stage<P: Processor>(
     let mut report = StageReport::default();
     let mut outputs = Vec::new();
     let mut last_tick = Instant::now();
+    let mut last_store = Instant::now();
     let mut txn = Transaction {
         started: Instant::now(),
         messages: 0,
@@ -575,7 +576,10 @@ pub fn run_stage<P: Processor>(
                 &in_transaction,
             )?;
         }
-        if !exactly_once {
+        // Stored offsets are committed once a second; storing them more often than every
+        // few milliseconds only costs time (revoke and shutdown store what is due anyway).
+        if !exactly_once && last_store.elapsed() >= STORE_EVERY {
+            last_store = Instant::now();
             let offsets = lock(&tracker).take_committable();
             store(&consumer, &spec.input_topic, &offsets, stage, metrics);
         }
@@ -664,6 +668,9 @@ fn wait_for_room(
     waited.inc_by(started.elapsed().as_secs_f64());
     tracker.waiting()
 }
+
+/// How often the loop stores committable offsets (at-least-once).
+const STORE_EVERY: Duration = Duration::from_millis(20);
 
 struct Transaction {
     started: Instant,
