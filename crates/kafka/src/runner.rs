@@ -439,6 +439,7 @@ pub fn run_stage<P: Processor>(
     consumer_config.set_default("auto.offset.reset", "earliest");
     consumer_config.set_default("isolation.level", "read_committed");
     consumer_config.set_default("statistics.interval.ms", "5000");
+    consumer_config.set_default("fetch.wait.max.ms", "100");
     if exactly_once {
         consumer_config.set("enable.auto.commit", "false");
     } else {
