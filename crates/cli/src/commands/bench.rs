@@ -40,9 +40,13 @@ pub struct RunResult {
 pub struct BenchReport {
     pub broker: String,
     pub pass_through: RunResult,
+    pub analyze_only: RunResult,
     pub pipeline: RunResult,
     /// pipeline posts/s ÷ pass-through posts/s.
     pub ratio: f64,
+    /// analyze-only posts/s ÷ pass-through posts/s: one hop with processing against one
+    /// hop without.
+    pub analyze_only_ratio: f64,
 }
 
 /// Copies each record to another topic: the baseline.
@@ -146,32 +150,27 @@ pub fn run(
             }
         }
     };
-    let pass_through = measure(
-        Kind::PassThrough,
-        &kafka,
-        &copy_topic,
-        &pass_input,
-        &posts,
-        rate,
-        &analyzer,
-        &settings,
-        &queue_topics,
-        &create,
-        timeout,
-    )?;
-    let pipeline = measure(
-        Kind::Pipeline,
-        &kafka,
-        &copy_topic,
-        &pass_input,
-        &posts,
-        rate,
-        &analyzer,
-        &settings,
-        &queue_topics,
-        &create,
-        timeout,
-    )?;
+    let run = |kind| {
+        measure(
+            kind,
+            &kafka,
+            &copy_topic,
+            &pass_input,
+            &posts,
+            rate,
+            &analyzer,
+            &settings,
+            &queue_topics,
+            &create,
+            timeout,
+        )
+    };
+    let pass_through = run(Kind::PassThrough)?;
+    let analyze_only = run(Kind::AnalyzeOnly)?;
+    let pipeline = run(Kind::Pipeline)?;
+    let ratio = |r: &RunResult| {
+        (r.posts_per_second / pass_through.posts_per_second * 100.0).round() / 100.0
+    };
 
     let report = BenchReport {
         broker: if embedded.is_some() {
@@ -179,21 +178,26 @@ pub fn run(
         } else {
             kafka.brokers.clone()
         },
-        ratio: (pipeline.posts_per_second / pass_through.posts_per_second * 100.0).round() / 100.0,
+        ratio: ratio(&pipeline),
+        analyze_only_ratio: ratio(&analyze_only),
         pass_through,
+        analyze_only,
         pipeline,
     };
     if json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         println!("broker: {}", report.broker);
-        for r in [&report.pass_through, &report.pipeline] {
+        for r in [&report.pass_through, &report.analyze_only, &report.pipeline] {
             println!(
                 "{:<13} {:>7} posts in {:>6.2} s = {:>8.0} posts/s, latency p50 {:>7.1} ms, p99 {:>7.1} ms",
                 r.name, r.posts, r.seconds, r.posts_per_second, r.latency_p50_ms, r.latency_p99_ms
             );
         }
-        println!("pipeline / pass-through = {:.2}", report.ratio);
+        println!(
+            "pipeline / pass-through = {:.2}; analyze only / pass-through = {:.2}",
+            report.ratio, report.analyze_only_ratio
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -201,7 +205,37 @@ pub fn run(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     PassThrough,
+    /// The analyze stage alone (raw → scored): one hop with processing, to set against the
+    /// pass-through's one hop without.
+    AnalyzeOnly,
     Pipeline,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::PassThrough => "pass_through",
+            Kind::AnalyzeOnly => "analyze_only",
+            Kind::Pipeline => "pipeline",
+        }
+    }
+
+    /// The stage that reads the published posts.
+    fn input_stage(self) -> &'static str {
+        match self {
+            Kind::PassThrough => "pass_through",
+            Kind::AnalyzeOnly | Kind::Pipeline => "analyze",
+        }
+    }
+
+    /// The stage whose outputs are watched for latency.
+    fn output_stage(self) -> &'static str {
+        match self {
+            Kind::PassThrough => "pass_through",
+            Kind::AnalyzeOnly => "analyze",
+            Kind::Pipeline => "route",
+        }
+    }
 }
 
 /// Runs one kind twice over fresh topics: throughput on a backlog (every post published
@@ -224,15 +258,17 @@ fn measure(
     let mut seconds = 0.0;
     let mut latencies = Vec::new();
     for phase in ["throughput", "latency"] {
+        // Topics and groups of their own for each kind and phase.
+        let run = format!("{}.{phase}", kind.name());
         let mut kafka = base.clone();
-        kafka.groups.analyze = format!("{}-{phase}", kafka.groups.analyze);
-        kafka.groups.route = format!("{}-{phase}", kafka.groups.route);
+        kafka.groups.analyze = format!("{}-{run}", kafka.groups.analyze);
+        kafka.groups.route = format!("{}-{run}", kafka.groups.route);
         let (input, watched): (String, Vec<String>) = match kind {
             Kind::PassThrough => (
                 format!("{pass_input}.{phase}"),
                 vec![format!("{copy_topic}.{phase}")],
             ),
-            Kind::Pipeline => {
+            Kind::AnalyzeOnly | Kind::Pipeline => {
                 let t = &mut kafka.topics;
                 for topic in [
                     &mut t.raw,
@@ -241,9 +277,9 @@ fn measure(
                     &mut t.incidents,
                     &mut t.dlq,
                 ] {
-                    *topic = format!("{topic}.{phase}");
+                    *topic = format!("{topic}.{run}");
                 }
-                kafka.topics.tickets_prefix = format!("{}{phase}.", kafka.topics.tickets_prefix);
+                kafka.topics.tickets_prefix = format!("{}{run}.", kafka.topics.tickets_prefix);
                 let mut watched: Vec<String> = ticket_topics
                     .iter()
                     .map(|t| {
@@ -253,15 +289,20 @@ fn measure(
                     })
                     .collect();
                 watched.push(kafka.topics.unrouted.clone());
+                if kind == Kind::AnalyzeOnly {
+                    watched = vec![kafka.topics.scored.clone()];
+                }
                 (kafka.topics.raw.clone(), watched)
             }
         };
         let mut all = watched.clone();
         all.push(input.clone());
-        if kind == Kind::Pipeline {
+        if kind != Kind::PassThrough {
             let t = &kafka.topics;
             all.extend([t.scored.clone(), t.incidents.clone(), t.dlq.clone()]);
         }
+        all.sort();
+        all.dedup();
         create(&all)?;
         let mut publish_to = kafka.clone();
         publish_to.topics.raw = input.clone();
@@ -315,16 +356,19 @@ fn measure(
                 });
                 stages.push((health, thread));
             }
-            Kind::Pipeline => {
-                let analyze = spawn_analyze(&kafka, analyzer.clone(), &metrics, &shutdown);
-                let route = spawn_route(
-                    &kafka,
-                    settings.router(analyzer)?,
-                    RouteClock::Wall,
-                    &metrics,
-                    &shutdown,
-                );
-                for stage in [analyze, route] {
+            Kind::AnalyzeOnly | Kind::Pipeline => {
+                let mut running =
+                    vec![spawn_analyze(&kafka, analyzer.clone(), &metrics, &shutdown)];
+                if kind == Kind::Pipeline {
+                    running.push(spawn_route(
+                        &kafka,
+                        settings.router(analyzer)?,
+                        RouteClock::Wall,
+                        &metrics,
+                        &shutdown,
+                    ));
+                }
+                for stage in running {
                     let health = stage.health.clone();
                     stages.push((
                         health,
@@ -360,12 +404,10 @@ fn measure(
         }
         let deadline = Instant::now() + timeout;
         let want = |m: &Metrics| -> (bool, u64) {
-            let input_stage = if kind == Kind::PassThrough {
-                "pass_through"
-            } else {
-                "analyze"
-            };
-            let received = m.posts_received.with_label_values(&[input_stage]).get();
+            let received = m
+                .posts_received
+                .with_label_values(&[kind.input_stage()])
+                .get();
             let published = if phase == "throughput" {
                 posts.len() as u64
             } else {
@@ -380,15 +422,14 @@ fn measure(
                 .iter()
                 .all(|s| m.in_flight.with_label_values(&[s]).get() == 0);
             let done =
-                received >= published && idle && (kind == Kind::PassThrough || routed >= scored);
-            let stage = if kind == Kind::PassThrough {
-                "pass_through"
-            } else {
-                "route"
-            };
+                received >= published && idle && (kind != Kind::Pipeline || routed >= scored);
             let outputs: u64 = watched
                 .iter()
-                .map(|t| m.records_produced.with_label_values(&[stage, t]).get())
+                .map(|t| {
+                    m.records_produced
+                        .with_label_values(&[kind.output_stage(), t])
+                        .get()
+                })
                 .sum();
             (done, outputs)
         };
@@ -442,11 +483,7 @@ fn measure(
         }
     }
     Ok(result(
-        if kind == Kind::PassThrough {
-            "pass_through"
-        } else {
-            "pipeline"
-        },
+        kind.name(),
         posts.len() as u64,
         seconds,
         &mut latencies,
