@@ -363,3 +363,56 @@ fn check_reports_route_problems_with_their_place() {
         "{stderr}"
     );
 }
+
+/// The README's main job: the whole pipeline on the embedded broker ends with one JSON line
+/// whose counts are those of the sample (one partition and the event clock make them exact).
+#[test]
+fn demo_runs_the_sample_through_the_embedded_broker() {
+    let output = earshot().args(["demo", "--json"]).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary = json_lines(&output).pop().expect("a summary line");
+    for (field, want) in [
+        ("posts", 2800),
+        ("tickets", 824),
+        ("incidents", 2),
+        ("unrouted", 649),
+        ("dlq", 8),
+    ] {
+        assert_eq!(summary[field], want, "{field} in {summary}");
+    }
+    assert!(summary["seconds"].as_f64().unwrap() > 0.0);
+}
+
+/// The throughput command measures all three runs on the embedded broker and reports them.
+#[test]
+fn bench_pipeline_reports_three_runs_and_their_ratios() {
+    let output = earshot()
+        .args([
+            "bench", "pipeline", "--copies", "1", "--rate", "100", "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = json_lines(&output).pop().expect("a report line");
+    for run in ["pass_through", "analyze_only", "pipeline"] {
+        let r = &report[run];
+        assert_eq!(r["posts"], 2797, "{run}: {r}");
+        assert!(r["posts_per_second"].as_f64().unwrap() > 0.0, "{run}: {r}");
+        let (p50, p99) = (
+            r["latency_p50_ms"].as_f64().unwrap(),
+            r["latency_p99_ms"].as_f64().unwrap(),
+        );
+        assert!(p50 > 0.0 && p50 <= p99, "{run}: {r}");
+    }
+    for ratio in ["ratio", "analyze_only_ratio"] {
+        assert!(report[ratio].as_f64().unwrap() > 0.0, "{report}");
+    }
+}

@@ -77,7 +77,7 @@ pub fn run(
 ) -> Result<ExitCode> {
     let config = config
         .map(Path::to_path_buf)
-        .unwrap_or_else(|| "examples/earshot.toml".into());
+        .unwrap_or_else(crate::commands::demo::default_config);
     let mut settings = Settings::load(Some(&config))?;
     if std::env::var_os("RUST_LOG").is_none() {
         settings.log.level = "warn".into();

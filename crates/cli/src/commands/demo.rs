@@ -186,7 +186,9 @@ pub fn run(config: Option<&Path>, inputs: &[PathBuf], json: bool, quiet: bool) -
     Ok(ExitCode::SUCCESS)
 }
 
-fn default_config() -> PathBuf {
+/// The bundled example configuration: `examples/earshot.toml` from the working directory,
+/// else from the source tree the binary was built in.
+pub fn default_config() -> PathBuf {
     let here = PathBuf::from("examples/earshot.toml");
     if here.exists() {
         return here;
