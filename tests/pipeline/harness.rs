@@ -107,12 +107,7 @@ impl Fixture {
         tune(&mut settings);
         let analyzer = Arc::new(settings.analyzer().expect("building the analyzer"));
         let router = settings.router(&analyzer).expect("building the router");
-        let queues: Vec<String> = router
-            .config()
-            .queues
-            .iter()
-            .map(|q| q.id.to_string())
-            .collect();
+        let queues = router.config().queue_ids();
         let queue_refs: Vec<&str> = queues.iter().map(String::as_str).collect();
         broker
             .create_topics(&settings.kafka, &queue_refs)

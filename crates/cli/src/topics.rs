@@ -34,12 +34,7 @@ pub fn ensure(settings: &Settings) -> Result<()> {
             Vec::new()
         }
     };
-    create(&settings.kafka, &earshot_topics(&settings.kafka, &queues))
-}
-
-/// Every topic Earshot writes or reads, tickets for each of `queues`.
-pub fn earshot_topics(kafka: &KafkaSettings, queues: &[String]) -> Vec<String> {
-    kafka.topics.all(queues)
+    create(&settings.kafka, &settings.kafka.topics.all(&queues))
 }
 
 /// The queue ids of the route configuration the settings name (none without one).
@@ -52,12 +47,7 @@ pub fn route_queues(settings: &Settings) -> Result<Vec<String>> {
         return Ok(Vec::new());
     }
     match earshot_route::RouteConfig::load(&files.as_config_files(), None) {
-        Ok(loaded) => Ok(loaded
-            .config
-            .queues
-            .iter()
-            .map(|q| q.id.to_string())
-            .collect()),
+        Ok(loaded) => Ok(loaded.config.queue_ids()),
         Err(diagnostics) => bail!("problems in the route configuration:\n{diagnostics}"),
     }
 }

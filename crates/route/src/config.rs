@@ -122,6 +122,11 @@ pub struct Loaded {
 }
 
 impl RouteConfig {
+    /// The ids of the queues, in the order they are configured (one ticket topic each).
+    pub fn queue_ids(&self) -> Vec<String> {
+        self.queues.iter().map(|q| q.id.clone()).collect()
+    }
+
     /// Loads and checks `files` as one configuration. With `known_watchlists`, every
     /// watchlist a rule or `[spike]` names must be one of them.
     ///

@@ -95,45 +95,13 @@ pub fn run(
             Some(broker)
         }
     };
-    let run_id = std::process::id();
     let analyzer = Arc::new(settings.analyzer()?);
-    let queues: Vec<String> = settings
-        .router(&analyzer)?
-        .config()
-        .queues
-        .iter()
-        .map(|q| q.id.to_string())
-        .collect();
+    let queues = settings.router(&analyzer)?.config().queue_ids();
+    // Topic and group names of this process's own, so that a real broker's old data (or a
+    // deployment's topics) does not count.
+    let prefix = format!("bench{}", std::process::id());
+    let kafka = &settings.kafka;
 
-    // Fresh topic names per run, so that a real broker's old data does not count.
-    let mut kafka = settings.kafka.clone();
-    let t = &mut kafka.topics;
-    for topic in [
-        &mut t.raw,
-        &mut t.scored,
-        &mut t.incidents,
-        &mut t.unrouted,
-        &mut t.dlq,
-        &mut t.tickets_prefix,
-    ] {
-        *topic = format!("bench{run_id}.{topic}");
-    }
-    kafka.groups.analyze = format!("bench{run_id}-analyze");
-    kafka.groups.route = format!("bench{run_id}-route");
-    let copy_topic = format!("bench{run_id}.copy");
-    let pass_input = format!("bench{run_id}.pass.raw");
-    if let Some(broker) = &embedded {
-        let queue_refs: Vec<&str> = queues.iter().map(String::as_str).collect();
-        broker.create_topics(&kafka, &queue_refs)?;
-        broker
-            .cluster()
-            .create_topic(&copy_topic, kafka.partitions, 1)?;
-        broker
-            .cluster()
-            .create_topic(&pass_input, kafka.partitions, 1)?;
-    }
-
-    let queue_topics: Vec<String> = queues.iter().map(|q| kafka.topics.tickets(q)).collect();
     // Neither the embedded broker nor every real one creates topics on first use.
     let create = |topics: &[String]| -> Result<()> {
         match &embedded {
@@ -143,26 +111,12 @@ pub fn run(
                 }
                 Ok(())
             }
-            None => {
-                let mut all = topics.to_vec();
-                all.push(kafka.topics.signals.clone());
-                crate::topics::create(&kafka, &all)
-            }
+            None => crate::topics::create(kafka, topics),
         }
     };
     let run = |kind| {
         measure(
-            kind,
-            &kafka,
-            &copy_topic,
-            &pass_input,
-            &posts,
-            rate,
-            &analyzer,
-            &settings,
-            &queue_topics,
-            &create,
-            timeout,
+            kind, kafka, &prefix, &posts, rate, &analyzer, &settings, &queues, &create, timeout,
         )
     };
     let pass_through = run(Kind::PassThrough)?;
@@ -245,13 +199,12 @@ impl Kind {
 fn measure(
     kind: Kind,
     base: &KafkaSettings,
-    copy_topic: &str,
-    pass_input: &str,
+    prefix: &str,
     posts: &[Vec<u8>],
     rate: u64,
     analyzer: &Arc<earshot_analyze::Analyzer>,
     settings: &Settings,
-    ticket_topics: &[String],
+    queues: &[String],
     create: &dyn Fn(&[String]) -> Result<()>,
     timeout: Duration,
 ) -> Result<RunResult> {
@@ -259,54 +212,38 @@ fn measure(
     let mut latencies = Vec::new();
     for phase in ["throughput", "latency"] {
         // Topics and groups of their own for each kind and phase.
-        let run = format!("{}.{phase}", kind.name());
+        let run = format!("{prefix}.{}.{phase}", kind.name());
         let mut kafka = base.clone();
-        kafka.groups.analyze = format!("{}-{run}", kafka.groups.analyze);
-        kafka.groups.route = format!("{}-{run}", kafka.groups.route);
-        let (input, watched): (String, Vec<String>) = match kind {
-            Kind::PassThrough => (
-                format!("{pass_input}.{phase}"),
-                vec![format!("{copy_topic}.{phase}")],
-            ),
-            Kind::AnalyzeOnly | Kind::Pipeline => {
-                let t = &mut kafka.topics;
-                for topic in [
-                    &mut t.raw,
-                    &mut t.scored,
-                    &mut t.unrouted,
-                    &mut t.incidents,
-                    &mut t.dlq,
-                ] {
-                    *topic = format!("{topic}.{run}");
-                }
-                kafka.topics.tickets_prefix = format!("{}{run}.", kafka.topics.tickets_prefix);
-                let mut watched: Vec<String> = ticket_topics
-                    .iter()
-                    .map(|t| {
-                        kafka
-                            .topics
-                            .tickets(t.rsplit('.').next().unwrap_or_default())
-                    })
-                    .collect();
-                watched.push(kafka.topics.unrouted.clone());
-                if kind == Kind::AnalyzeOnly {
-                    watched = vec![kafka.topics.scored.clone()];
-                }
-                (kafka.topics.raw.clone(), watched)
+        let t = &mut kafka.topics;
+        for topic in [
+            &mut t.raw,
+            &mut t.scored,
+            &mut t.incidents,
+            &mut t.unrouted,
+            &mut t.dlq,
+            &mut t.signals,
+            &mut t.tickets_prefix,
+        ] {
+            *topic = format!("{run}.{topic}");
+        }
+        kafka.groups.analyze = format!("{run}-analyze");
+        kafka.groups.route = format!("{run}-route");
+        let t = &kafka.topics;
+        let input = t.raw.clone();
+        let (watched, all): (Vec<String>, Vec<String>) = match kind {
+            Kind::PassThrough => {
+                let copy = format!("{run}.copy");
+                (vec![copy.clone()], vec![input.clone(), copy])
+            }
+            Kind::AnalyzeOnly => (vec![t.scored.clone()], t.all::<&str>(&[])),
+            Kind::Pipeline => {
+                let mut watched: Vec<String> = queues.iter().map(|q| t.tickets(q)).collect();
+                watched.push(t.unrouted.clone());
+                (watched, t.all(queues))
             }
         };
-        let mut all = watched.clone();
-        all.push(input.clone());
-        if kind != Kind::PassThrough {
-            let t = &kafka.topics;
-            all.extend([t.scored.clone(), t.incidents.clone(), t.dlq.clone()]);
-        }
-        all.sort();
-        all.dedup();
         create(&all)?;
-        let mut publish_to = kafka.clone();
-        publish_to.topics.raw = input.clone();
-        let publisher = Publisher::new(&publish_to)?;
+        let publisher = Publisher::new(&kafka)?;
         if phase == "throughput" {
             for post in posts {
                 publisher.publish_line(post);
@@ -338,7 +275,7 @@ fn measure(
                 let spec = StageSpec {
                     name: "pass_through",
                     input_topic: input.clone(),
-                    group_id: format!("{}-pass-{phase}", kafka.groups.analyze),
+                    group_id: format!("{run}-pass"),
                     instance_id: None,
                 };
                 let health = Health::new();

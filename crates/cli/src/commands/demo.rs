@@ -54,12 +54,7 @@ pub fn run(config: Option<&Path>, inputs: &[PathBuf], json: bool, quiet: bool) -
 
     let analyzer = Arc::new(settings.analyzer()?);
     let router = settings.router(&analyzer)?;
-    let queues: Vec<String> = router
-        .config()
-        .queues
-        .iter()
-        .map(|q| q.id.to_string())
-        .collect();
+    let queues = router.config().queue_ids();
 
     let broker = EmbeddedKafka::start(1).context("starting the embedded broker")?;
     settings.kafka.brokers = broker.bootstrap_servers();
