@@ -41,7 +41,5 @@ pub use error::StageError;
 pub use metrics::Metrics;
 pub use offsets::OffsetTracker;
 pub use record::*;
-pub use runner::{
-    client_config, run_stage, BTreeRole as ClientRole, Health, Shutdown, StageReport, StageSpec,
-};
+pub use runner::{client_config, run_stage, ClientRole, Health, Shutdown, StageReport, StageSpec};
 pub use settings::{DeliveryMode, Groups, KafkaSettings, Topics};

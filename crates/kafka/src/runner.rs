@@ -352,15 +352,15 @@ fn store(
 
 /// Builds a client configuration from the settings: every pass-through property, then
 /// the per-role ones, then what the delivery mode requires.
-pub fn client_config(settings: &KafkaSettings, role: &BTreeRole) -> ClientConfig {
+pub fn client_config(settings: &KafkaSettings, role: &ClientRole) -> ClientConfig {
     let mut config = ClientConfig::new();
     config.set("bootstrap.servers", &settings.brokers);
     for (k, v) in &settings.properties {
         config.set(k, v);
     }
     let extra = match role {
-        BTreeRole::Consumer => &settings.consumer,
-        BTreeRole::Producer => &settings.producer,
+        ClientRole::Consumer => &settings.consumer,
+        ClientRole::Producer => &settings.producer,
     };
     for (k, v) in extra {
         config.set(k, v);
@@ -383,7 +383,7 @@ impl SetDefault for ClientConfig {
 
 /// Which per-role properties apply.
 #[derive(Debug, Clone, Copy)]
-pub enum BTreeRole {
+pub enum ClientRole {
     Consumer,
     Producer,
 }
@@ -404,7 +404,7 @@ pub fn run_stage<P: Processor>(
     let failure = Arc::new(Mutex::new(None));
     let exactly_once = settings.delivery == DeliveryMode::ExactlyOnce;
 
-    let mut producer_config = client_config(settings, &BTreeRole::Producer);
+    let mut producer_config = client_config(settings, &ClientRole::Producer);
     producer_config.set_default("enable.idempotence", "true");
     producer_config.set_default("acks", "all");
     producer_config.set_default("linger.ms", "20");
@@ -434,7 +434,7 @@ pub fn run_stage<P: Processor>(
     }
 
     let in_transaction = Arc::new(AtomicBool::new(false));
-    let mut consumer_config = client_config(settings, &BTreeRole::Consumer);
+    let mut consumer_config = client_config(settings, &ClientRole::Consumer);
     consumer_config.set("group.id", &spec.group_id);
     consumer_config.set_default("auto.offset.reset", "earliest");
     consumer_config.set_default("isolation.level", "read_committed");
