@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use earshot_e2e::{earshot_bin, repo_root};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -520,6 +520,39 @@ struct Record {
     headers: BTreeMap<String, String>,
 }
 
+/// A record as the tests look at it; panics when the payload is not JSON.
+fn record_of(message: &BorrowedMessage<'_>) -> Record {
+    let payload = message.payload().unwrap_or_default();
+    let json = serde_json::from_slice(payload).unwrap_or_else(|e| {
+        panic!(
+            "a record on {} is not JSON ({e}): {}",
+            message.topic(),
+            String::from_utf8_lossy(payload)
+        )
+    });
+    let headers = message
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|h| {
+                    (
+                        h.key.to_string(),
+                        String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Record {
+        topic: message.topic().to_string(),
+        key: message
+            .key()
+            .map(|k| String::from_utf8_lossy(k).into_owned()),
+        json,
+        headers,
+    }
+}
+
 /// Reads `consumer` into `into` until `done(records)` holds and nothing new arrived for
 /// [`QUIET`]; panics with `describe(records)` after `within`.
 fn collect(
@@ -534,36 +567,7 @@ fn collect(
     let mut last_new = Instant::now();
     loop {
         while let Some(message) = consumer.poll(Duration::from_millis(100)) {
-            let message = message.expect("reading a topic");
-            let payload = message.payload().unwrap_or_default();
-            let json = serde_json::from_slice(payload).unwrap_or_else(|e| {
-                panic!(
-                    "a record on {} is not JSON ({e}): {}",
-                    message.topic(),
-                    String::from_utf8_lossy(payload)
-                )
-            });
-            let headers = message
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|h| {
-                            (
-                                h.key.to_string(),
-                                String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            into.push(Record {
-                topic: message.topic().to_string(),
-                key: message
-                    .key()
-                    .map(|k| String::from_utf8_lossy(k).into_owned()),
-                json,
-                headers,
-            });
+            into.push(record_of(&message.expect("reading a topic")));
             last_new = Instant::now();
         }
         if last_new.elapsed() >= QUIET && done(into) {
@@ -992,17 +996,7 @@ fn collect_some(consumer: &BaseConsumer, into: &mut Vec<Record>) {
     let until = Instant::now() + Duration::from_millis(500);
     while Instant::now() < until {
         if let Some(message) = consumer.poll(Duration::from_millis(100)) {
-            let message = message.expect("reading a topic");
-            let json = serde_json::from_slice(message.payload().unwrap_or_default())
-                .expect("a ticket record is JSON");
-            into.push(Record {
-                topic: message.topic().to_string(),
-                key: message
-                    .key()
-                    .map(|k| String::from_utf8_lossy(k).into_owned()),
-                json,
-                headers: BTreeMap::new(),
-            });
+            into.push(record_of(&message.expect("reading a topic")));
         }
     }
 }
