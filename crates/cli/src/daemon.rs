@@ -138,9 +138,10 @@ fn spawn<P: earshot_kafka::Processor + 'static>(
 /// every replica's counts), from the earliest record (merging is idempotent).
 fn signals_consumer(kafka: &KafkaSettings) -> Result<(String, rdkafka::consumer::BaseConsumer)> {
     use rdkafka::consumer::Consumer;
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+    static REPLICAS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let replica = format!(
-        "{host}-{}-{}",
+        "{}-{}-{}",
+        host_name(),
         std::process::id(),
         REPLICAS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
@@ -160,19 +161,22 @@ fn signals_consumer(kafka: &KafkaSettings) -> Result<(String, rdkafka::consumer:
     Ok((replica, consumer))
 }
 
-static REPLICAS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
 /// A replica's stable name for exactly-once `transactional.id`s: the host name (a pod name
 /// in Kubernetes) and the replica's index in this process. Stable across restarts, so a
 /// restarted replica fences its predecessor's unfinished transaction; distinct between the
 /// replicas of one process, so they do not fence each other.
 fn instance_id() -> String {
     static STAGES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
     format!(
-        "{host}-{}",
+        "{}-{}",
+        host_name(),
         STAGES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     )
+}
+
+/// `HOSTNAME` (a pod's name in Kubernetes), else `host`.
+fn host_name() -> String {
+    std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into())
 }
 
 #[derive(Clone)]

@@ -129,7 +129,7 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
     /// Posts/s and post→ticket latency of the pipeline (at-least-once) next to a raw
-    /// pass-through on the same broker.
+    /// pass-through and the analyze stage alone, on the same broker.
     Pipeline {
         #[arg(long, short)]
         config: Option<PathBuf>,

@@ -1,8 +1,8 @@
 //! `earshot bench pipeline`: throughput and post→ticket latency of the whole pipeline at
-//! at-least-once, next to a raw pass-through (consume → produce, no processing) on the same
-//! broker with the same client settings.
+//! at-least-once, next to a raw pass-through (consume → produce, no processing) and the
+//! analyze stage alone, on the same broker with the same client settings.
 //!
-//! Both runs publish the same posts (the bundled samples, repeated with fresh ids) to an
+//! All runs publish the same posts (the bundled samples, repeated with fresh ids) to an
 //! input topic first, then start the stages and time until every input record has been
 //! consumed and every output acknowledged. Latency is measured per output record by a
 //! separate consumer, from the ingest timestamp header to when the record is read.
