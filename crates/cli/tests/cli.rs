@@ -30,6 +30,15 @@ fn run_with_stdin(mut command: Command, stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Fails with the command's stderr unless it exited 0.
+fn assert_succeeded(output: &Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn json_lines(output: &Output) -> Vec<serde_json::Value> {
     String::from_utf8(output.stdout.clone())
         .unwrap()
@@ -56,11 +65,7 @@ fn score_writes_one_line_per_post_in_input_order() {
         .args(["score", "--config"])
         .arg(examples().join("earshot.toml"));
     let output = run_with_stdin(command, &input);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let lines = json_lines(&output);
     assert_eq!(lines.len(), 50);
     for (i, line) in lines.iter().enumerate() {
@@ -114,11 +119,7 @@ fn score_reads_a_file_and_handles_the_sample_posts() {
         .arg(examples().join("posts.jsonl"))
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let lines = json_lines(&output);
     let posts = std::fs::read_to_string(examples().join("posts.jsonl")).unwrap();
     assert_eq!(lines.len(), posts.lines().count());
@@ -144,7 +145,7 @@ fn explain_prints_hits_and_json() {
         .args(["explain", "荷物が届かない、最悪"])
         .output()
         .unwrap();
-    assert!(output.status.success());
+    assert_succeeded(&output);
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(
         text.contains("negative") && text.contains("届かない"),
@@ -203,11 +204,7 @@ fn check_lists_every_problem_with_file_and_line() {
         .arg(examples().join("earshot.toml"))
         .output()
         .unwrap();
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    assert_succeeded(&ok);
 }
 
 #[test]
@@ -254,7 +251,7 @@ fn eval_prints_metrics() {
     let file = dir.path().join("set.tsv");
     std::fs::write(&file, "sentiment\tintents\ttext\nnegative\toutage,complaint\t圏外で電話が繋がらない、最悪\npositive\tpraise\tThank you, great support!\n").unwrap();
     let output = earshot().arg("eval").arg(&file).output().unwrap();
-    assert!(output.status.success());
+    assert_succeeded(&output);
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(text.contains("accuracy       1.000"), "{text}");
     assert!(text.contains("outage"), "{text}");
@@ -271,11 +268,7 @@ fn triage_replays_history_into_tickets_and_one_incident_per_outage() {
             .unwrap()
     };
     let output = run();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("tickets:")
@@ -369,11 +362,7 @@ fn check_reports_route_problems_with_their_place() {
 #[test]
 fn demo_runs_the_sample_through_the_embedded_broker() {
     let output = earshot().args(["demo", "--json"]).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let summary = json_lines(&output).pop().expect("a summary line");
     for (field, want) in [
         ("posts", 2800),
@@ -396,11 +385,7 @@ fn bench_pipeline_reports_three_runs_and_their_ratios() {
         ])
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let report = json_lines(&output).pop().expect("a report line");
     for run in ["pass_through", "analyze_only", "pipeline"] {
         let r = &report[run];
