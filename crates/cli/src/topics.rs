@@ -10,10 +10,9 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use earshot_kafka::KafkaSettings;
+use earshot_kafka::{client_config, ClientRole, KafkaSettings};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::types::RDKafkaErrorCode;
 use tracing::{info, warn};
 
@@ -55,13 +54,9 @@ pub fn route_queues(settings: &Settings) -> Result<Vec<String>> {
 /// Creates `topics` (existing ones are fine) and waits until the broker's metadata lists
 /// them all.
 pub fn create(kafka: &KafkaSettings, topics: &[String]) -> Result<()> {
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", &kafka.brokers);
-    for (k, v) in &kafka.properties {
-        config.set(k, v);
-    }
-    let admin: AdminClient<DefaultClientContext> =
-        config.create().context("creating a Kafka admin client")?;
+    let admin: AdminClient<DefaultClientContext> = client_config(kafka, &ClientRole::Admin)
+        .create()
+        .context("creating a Kafka admin client")?;
     let new_topics: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|name| {

@@ -350,19 +350,21 @@ fn store(
     }
 }
 
-/// Builds a client configuration from the settings: every pass-through property, then
-/// the per-role ones, then what the delivery mode requires.
+/// Builds a client configuration from the settings: the brokers, every pass-through
+/// property (SASL, TLS, …), then the per-role ones.
 pub fn client_config(settings: &KafkaSettings, role: &ClientRole) -> ClientConfig {
     let mut config = ClientConfig::new();
     config.set("bootstrap.servers", &settings.brokers);
-    for (k, v) in &settings.properties {
-        config.set(k, v);
-    }
     let extra = match role {
-        ClientRole::Consumer => &settings.consumer,
-        ClientRole::Producer => &settings.producer,
+        ClientRole::Consumer => Some(&settings.consumer),
+        ClientRole::Producer => Some(&settings.producer),
+        ClientRole::Admin => None,
     };
-    for (k, v) in extra {
+    for (k, v) in settings
+        .properties
+        .iter()
+        .chain(extra.into_iter().flatten())
+    {
         config.set(k, v);
     }
     config
@@ -386,6 +388,8 @@ impl SetDefault for ClientConfig {
 pub enum ClientRole {
     Consumer,
     Producer,
+    /// Creating topics: the common properties only.
+    Admin,
 }
 
 /// Runs a stage until `shutdown` is triggered or a fatal error occurs. Blocks the calling
