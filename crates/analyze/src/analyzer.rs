@@ -190,8 +190,8 @@ impl Analyzer {
                 }
             }
         }
-        longest_first(&mut s.lex);
-        longest_first(&mut s.cues);
+        longest_first(&mut s.lex, SameSpan::KeepLast);
+        longest_first(&mut s.cues, SameSpan::KeepAll);
         self.lend_cue_polarity(&s.cues, &mut s.lex);
 
         let source = post.text.as_str();
@@ -234,7 +234,7 @@ impl Analyzer {
         let entity_texts = |spans: &[(usize, usize)]| -> Vec<String> {
             spans
                 .iter()
-                .map(|&(a, b)| s.text.as_str()[a + 1..b].to_string())
+                .map(|&(a, b)| entity_name(s.text.as_str(), a, b).to_string())
                 .collect()
         };
         Analysis {
@@ -254,7 +254,7 @@ impl Analyzer {
                 .iter()
                 .map(|&(a, b)| {
                     let (a, b) = s.text.source_span(a, b);
-                    source[a..b].to_string()
+                    source.get(a..b).unwrap_or_default().to_string()
                 })
                 .collect(),
             lang,
@@ -414,7 +414,7 @@ impl Analyzer {
                     terms.push(WatchTerm {
                         term: format!(
                             "{sigil}{}",
-                            &s.text.as_str()[start as usize + 1..end as usize]
+                            entity_name(s.text.as_str(), start as usize, end as usize)
                         ),
                         start: a,
                         end: b,
@@ -480,7 +480,8 @@ impl Ctx<'_> {
                         } else {
                             return true;
                         };
-                        tokens(&text[a as usize..b as usize]) <= *distance as usize
+                        let gap = text.get(a as usize..b as usize).unwrap_or_default();
+                        tokens(gap) <= *distance as usize
                     })
                 })
             }
@@ -538,9 +539,15 @@ impl Ctx<'_> {
         let text = self.s.text.as_str();
         spans
             .iter()
-            .filter(move |&&(a, b)| &text[a + 1..b] == name)
+            .filter(move |&&(a, b)| entity_name(text, a, b) == name)
             .map(|&(a, b)| (a as u32, b as u32))
     }
+}
+
+/// The name of a hashtag or mention at `a..b` of the normalised text, without its sigil
+/// (`#` and `@` are one byte after normalisation).
+fn entity_name(text: &str, a: usize, b: usize) -> &str {
+    text.get(a + 1..b).unwrap_or_default()
 }
 
 /// Hashtag and mention atoms of a query that are not under a NOT, for the explanation.
@@ -579,23 +586,38 @@ fn tokens(gap: &str) -> usize {
     count
 }
 
-/// Sorts hits by start, longest first, and keeps the leftmost-longest non-overlapping ones
-/// (several entries on the very same span are all kept: one text can be two cues).
-fn longest_first(hits: &mut Vec<LexHit>) {
+/// What [`longest_first`] does with several entries on the very same span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SameSpan {
+    /// Keep them all: one text can be two cues (a complaint and an outage).
+    KeepAll,
+    /// Keep the entry loaded last: two polarity words on one span (`おすすめ` written in
+    /// katakana is also `オススメ`) are one word, and later sources override earlier ones.
+    KeepLast,
+}
+
+/// Sorts hits by start, longest first, and keeps the leftmost-longest non-overlapping ones.
+fn longest_first(hits: &mut Vec<LexHit>, same_span: SameSpan) {
     hits.sort_unstable_by_key(|h| (h.start, std::cmp::Reverse(h.end), h.entry));
     let mut kept = 0;
     let mut last: Option<(u32, u32)> = None;
     for i in 0..hits.len() {
         let h = hits[i];
-        let take = match last {
-            None => true,
-            Some((start, end)) => h.start >= end || (h.start == start && h.end == end),
-        };
-        if take {
-            hits[kept] = h;
-            kept += 1;
-            last = Some((h.start, h.end));
+        match last {
+            Some((start, end))
+                if h.start == start && h.end == end && same_span == SameSpan::KeepLast =>
+            {
+                // Sorted by entry: this one was loaded later.
+                hits[kept - 1] = h;
+                continue;
+            }
+            Some((start, end)) if h.start == start && h.end == end => {}
+            Some((_, end)) if h.start < end => continue,
+            _ => {}
         }
+        hits[kept] = h;
+        kept += 1;
+        last = Some((h.start, h.end));
     }
     hits.truncate(kept);
 }
@@ -719,8 +741,12 @@ mod tests {
     #[test]
     fn longest_first_keeps_leftmost_longest() {
         let h = |entry, start, end| LexHit { entry, start, end };
-        let mut hits = vec![h(0, 0, 3), h(1, 0, 6), h(2, 3, 6), h(3, 6, 9), h(4, 6, 9)];
-        longest_first(&mut hits);
-        assert_eq!(hits, [h(1, 0, 6), h(3, 6, 9), h(4, 6, 9)]);
+        let hits = vec![h(0, 0, 3), h(1, 0, 6), h(2, 3, 6), h(3, 6, 9), h(4, 6, 9)];
+        let mut all = hits.clone();
+        longest_first(&mut all, SameSpan::KeepAll);
+        assert_eq!(all, [h(1, 0, 6), h(3, 6, 9), h(4, 6, 9)]);
+        let mut last = hits;
+        longest_first(&mut last, SameSpan::KeepLast);
+        assert_eq!(last, [h(1, 0, 6), h(4, 6, 9)]);
     }
 }

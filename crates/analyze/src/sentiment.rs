@@ -125,14 +125,16 @@ impl<'a> Text<'a> {
         }
     }
 
-    fn original(&self, start: u32, end: u32) -> (usize, usize) {
-        self.map.source_span(start as usize, end as usize)
+    /// The source text a hit came from (empty if the offsets do not fit, which the
+    /// normaliser's map rules out).
+    fn original(&self, start: u32, end: u32) -> (usize, usize, &'a str) {
+        let (a, b) = self.map.source_span(start as usize, end as usize);
+        (a, b, self.source.get(a..b).unwrap_or(""))
     }
 
     /// Written in capitals (`LOVE`) in a post that is not all capitals.
     fn is_shouted(&self, start: u32, end: u32) -> bool {
-        let (a, b) = self.original(start, end);
-        let span = &self.source[a..b];
+        let (_, _, span) = self.original(start, end);
         !self.all_caps
             && span.bytes().filter(u8::is_ascii_alphabetic).count() >= 2
             && !span.bytes().any(|b| b.is_ascii_lowercase())
@@ -144,15 +146,16 @@ impl<'a> Text<'a> {
         if self.title_case || self.all_caps {
             return false;
         }
-        let (a, b) = self.original(start, end);
-        let word = &self.source[a..b];
+        let (a, b, word) = self.original(start, end);
         if !is_capitalised(word) {
             return false;
         }
-        let next = self.source[b..]
-            .strip_prefix(' ')
+        let next = self
+            .source
+            .get(b..)
+            .and_then(|rest| rest.strip_prefix(' '))
             .and_then(|rest| rest.split_whitespace().next());
-        let before = self.source[..a].strip_suffix(' ');
+        let before = self.source.get(..a).and_then(|s| s.strip_suffix(' '));
         let previous = before.and_then(|rest| rest.split_whitespace().next_back());
         let sentence_start = before.is_none_or(|rest| {
             rest.trim().is_empty() || rest.trim_end().ends_with(['.', '!', '?', ':', '"'])
@@ -173,7 +176,8 @@ fn is_capitalised(word: &str) -> bool {
             .all(|c| c.is_lowercase())
 }
 
-/// Scores `hits` (sorted by start, not overlapping). Fills `out` with one contribution per
+/// Scores `hits` (sorted by start; hits overlap only where several entries share one span,
+/// like a word that is both a polarity word and a praise cue). Fills `out` with one contribution per
 /// hit (zero for negations, modifiers and contrast words) and returns the score in [-1, 1].
 pub(crate) fn score(
     params: &SentimentParams,
@@ -207,14 +211,16 @@ pub(crate) fn score(
         }
         match entry.lang {
             Lang::En => {
-                for (j, other) in hits[..i].iter().enumerate().rev() {
-                    let words = words_between(t, other.end, hit.start);
-                    if words >= params.scope_en_words
-                        || has_break(&t[other.end as usize..hit.start as usize])
-                    {
+                for other in hits[..i].iter().rev() {
+                    // A hit on the same span is not before this one.
+                    let Some(gap) = between(t, other.end, hit.start) else {
+                        continue;
+                    };
+                    let words = words_in(gap);
+                    if words >= params.scope_en_words || has_break(gap) {
                         break;
                     }
-                    let o = &entries[hits[j].entry as usize];
+                    let o = &entries[other.entry as usize];
                     if o.lang == Lang::Ja {
                         continue;
                     }
@@ -239,7 +245,9 @@ pub(crate) fn score(
             }
             Lang::Ja => {
                 for other in hits[..i].iter().rev() {
-                    let gap = &t[other.end as usize..hit.start as usize];
+                    let Some(gap) = between(t, other.end, hit.start) else {
+                        continue;
+                    };
                     if gap.chars().count() > params.scope_ja_modifier_chars || has_break(gap) {
                         break;
                     }
@@ -254,7 +262,9 @@ pub(crate) fn score(
                     }
                 }
                 for other in &hits[i + 1..] {
-                    let gap = &t[hit.end as usize..other.start as usize];
+                    let Some(gap) = between(t, hit.end, other.start) else {
+                        continue;
+                    };
                     if gap.chars().count() > params.scope_ja_negation_chars
                         || has_break(gap)
                         || !is_particles(gap)
@@ -292,7 +302,9 @@ pub(crate) fn score(
                 after = true;
             }
         }
-        if params.question_weight != 1.0 && t[sentence_end..].starts_with('?') {
+        if params.question_weight != 1.0
+            && t.get(sentence_end..).is_some_and(|r| r.starts_with('?'))
+        {
             v *= params.question_weight;
             notes.push("in a question".to_string());
         }
@@ -320,12 +332,21 @@ pub(crate) fn score(
     (sum / (sum * sum + params.alpha).sqrt()).clamp(-1.0, 1.0)
 }
 
-/// Words that start in `text[from..to]`.
-fn words_between(text: &str, from: u32, to: u32) -> usize {
-    let slice = text.get(from as usize..to as usize).unwrap_or("");
+/// The text from the end of one hit to the start of a later one; `None` when the two
+/// overlap (several entries can share a span), so that scope rules skip such pairs instead
+/// of slicing backwards.
+fn between(text: &str, from: u32, to: u32) -> Option<&str> {
+    if from > to {
+        return None;
+    }
+    text.get(from as usize..to as usize)
+}
+
+/// Words that start in `gap`.
+fn words_in(gap: &str) -> usize {
     let mut words = 0;
     let mut in_word = false;
-    for c in slice.chars() {
+    for c in gap.chars() {
         let word = c.is_alphanumeric() || c == '\'';
         if word && !in_word {
             words += 1;
@@ -351,11 +372,15 @@ fn is_particles(gap: &str) -> bool {
     })
 }
 
-/// The sentence containing byte `at`, as a byte range.
+/// The sentence containing byte `at`, as a byte range (the whole text if `at` is not a
+/// character boundary, which hits always are).
 fn sentence_around(text: &str, at: usize) -> (usize, usize) {
     let is_end = |c: char| matches!(c, '.' | '!' | '?' | '。' | '\n');
-    let start = text[..at].rfind(is_end).map_or(0, |i| i + 1);
-    let end = text[at..].find(is_end).map_or(text.len(), |i| at + i);
+    let (Some(head), Some(tail)) = (text.get(..at), text.get(at..)) else {
+        return (0, text.len());
+    };
+    let start = head.rfind(is_end).map_or(0, |i| i + 1);
+    let end = tail.find(is_end).map_or(text.len(), |i| at + i);
     (start, end)
 }
 
@@ -365,9 +390,16 @@ mod tests {
 
     #[test]
     fn counts_words_between_offsets() {
-        assert_eq!(words_between("not very good", 3, 9), 1);
-        assert_eq!(words_between("not good", 3, 4), 0);
-        assert_eq!(words_between("don't really like", 5, 13), 1);
+        assert_eq!(words_in(&"not very good"[3..9]), 1);
+        assert_eq!(words_in(&"not good"[3..4]), 0);
+        assert_eq!(words_in(&"don't really like"[5..13]), 1);
+    }
+
+    #[test]
+    fn overlapping_hits_have_nothing_between_them() {
+        assert_eq!(between("オススメ", 12, 0), None);
+        assert_eq!(between("オススメ", 3, 4), None, "not a character boundary");
+        assert_eq!(between("good but", 4, 5), Some(" "));
     }
 
     #[test]

@@ -403,6 +403,89 @@ fn golden_explanations() {
 
 // --- Never panics --------------------------------------------------------------------
 
+/// Japanese reviews that panicked the analyzer (issue "Hostile input", item 0): a polarity
+/// word written in katakana (`オススメ`) is also the katakana form of another entry
+/// (`おすすめ`), so two hits shared one span and the negation scope sliced backwards.
+#[test]
+fn shared_spans_neither_panic_nor_count_twice() {
+    let a = analyze("オススメできません。さらに、機能が、ほぼ機能しません。");
+    assert_eq!(a.sentiment.label, SentimentLabel::Negative);
+    let polar: Vec<_> = a
+        .hits
+        .iter()
+        .filter(|h| h.kind == earshot_model::HitKind::Sentiment)
+        .collect();
+    assert_eq!(polar.len(), 1, "one polarity word on one span: {polar:?}");
+    assert!(analyze("オススメです").sentiment.score > 0.2);
+}
+
+/// Every text of the project's labelled data — English tweets, reviews, Reddit comments,
+/// editorials, Japanese reviews and report sentences, the emotion lexicon's entries — and
+/// the sample posts go through the analyzer with a well-formed result. Lives beside the
+/// repository in `../shared/data` (CI checks out the project with it).
+#[test]
+fn every_text_in_the_project_data_is_analyzed() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let shared = repo.join("../shared/data");
+    if !shared.is_dir() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} is missing: CI must check the project out beside shared/",
+            shared.display()
+        );
+        eprintln!("skipped: {} not found", shared.display());
+        return;
+    }
+    let mut files = Vec::new();
+    let mut folders = vec![shared, repo.join("examples"), repo.join("tests/data")];
+    while let Some(dir) = folders.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path
+                .extension()
+                .is_some_and(|e| e == "tsv" || e == "txt" || e == "jsonl")
+            {
+                files.push(path);
+            }
+        }
+    }
+    let analyzer = builtin();
+    let mut scratch = earshot_analyze::Scratch::new();
+    let mut texts = 0;
+    for file in &files {
+        let source = std::fs::read_to_string(file).unwrap();
+        for line in source.lines() {
+            // TSV: the text is the widest column; JSON lines: the `text` field; lexicon
+            // files: the whole line.
+            let text = match serde_json::from_str::<serde_json::Value>(line) {
+                Ok(v) => v["text"].as_str().unwrap_or_default().to_string(),
+                Err(_) => line
+                    .split('\t')
+                    .max_by_key(|c| c.len())
+                    .unwrap_or("")
+                    .to_string(),
+            };
+            let a = analyzer.analyze_with(&post(&text), &mut scratch);
+            assert!(
+                (-1.0..=1.0).contains(&a.sentiment.score),
+                "{}: {text}",
+                file.display()
+            );
+            for hit in &a.hits {
+                assert!(text.get(hit.start..hit.end).is_some(), "{hit:?} in {text}");
+            }
+            texts += 1;
+        }
+    }
+    assert!(
+        texts > 200_000,
+        "only {texts} texts in {} files",
+        files.len()
+    );
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;
@@ -463,6 +546,87 @@ mod properties {
     fn with_watchlists_cached() -> &'static Analyzer {
         static ANALYZER: std::sync::OnceLock<Analyzer> = std::sync::OnceLock::new();
         ANALYZER.get_or_init(|| with_watchlists(WATCHLISTS))
+    }
+
+    /// Sentences built from the lexicon's own Japanese terms (in both kana scripts, since
+    /// the automaton matches either), particles and punctuation: where polarity words,
+    /// negations, modifiers, contrast and cues meet, overlap and share spans. Arbitrary
+    /// strings almost never produce two lexicon hits side by side; these always do.
+    fn japanese_sentence() -> impl Strategy<Value = String> {
+        static TERMS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+        let terms = TERMS.get_or_init(|| {
+            use earshot_analyze::Lang;
+            let mut terms: Vec<String> = Lexicon::builtin()
+                .entries()
+                .iter()
+                .filter(|e| e.lang != Lang::En)
+                .flat_map(|e| {
+                    let t = &e.term;
+                    [t.clone(), to_katakana(t), to_hiragana(t)]
+                })
+                .collect();
+            terms.sort();
+            terms.dedup();
+            terms
+        });
+        let glue = prop::sample::select(vec![
+            "",
+            "",
+            "",
+            "が",
+            "は",
+            "も",
+            "で",
+            "じゃ",
+            "、",
+            "。",
+            "！",
+            "？",
+            "…",
+            " ",
+            "けど",
+            "のに",
+            "ない",
+            "ません",
+            "なかった",
+            "ず",
+            "さらに",
+            "機能",
+            "😡",
+            "(^^)",
+            "w",
+        ]);
+        let piece = prop_oneof![
+            3 => prop::sample::select(terms.clone()).boxed(),
+            2 => glue.prop_map(str::to_string).boxed(),
+        ];
+        prop::collection::vec(piece, 1..24).prop_map(|v| v.concat())
+    }
+
+    fn to_katakana(text: &str) -> String {
+        text.chars()
+            .map(|c| match c {
+                'ぁ'..='ゖ' => char::from_u32(c as u32 + 0x60).unwrap_or(c),
+                _ => c,
+            })
+            .collect()
+    }
+
+    fn to_hiragana(text: &str) -> String {
+        text.chars()
+            .map(|c| match c {
+                'ァ'..='ヶ' => char::from_u32(c as u32 - 0x60).unwrap_or(c),
+                _ => c,
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn analysis_is_well_formed_for_japanese_sentences(text in japanese_sentence()) {
+            check(&text)?;
+        }
     }
 
     proptest! {
