@@ -9,4 +9,5 @@ pub mod ingest;
 pub mod pipeline;
 pub mod score;
 pub mod tail;
+pub mod train;
 pub mod triage;

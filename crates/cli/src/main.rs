@@ -48,10 +48,26 @@ enum Command {
     Eval {
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// The model to evaluate: a model file, `builtin` or `none` (the lexicon's rules);
+        /// the configuration's choice when absent.
+        #[arg(long)]
+        model: Option<String>,
         /// Labelled data: `id<TAB>mean_rating<TAB>text`, `label<TAB>text` or
         /// `sentiment<TAB>intents<TAB>text`, with a header line.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Train a model from labelled files named in a recipe (TOML) and write it to OUT;
+    /// prints the model's data card with validation metrics.
+    Train {
+        /// Whose lexicon the lexicon features use; the built-in lexicon when absent.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Where to write the model file.
+        #[arg(long, short)]
+        out: PathBuf,
+        /// The recipe: sources, label mappings, trainer settings.
+        recipe: PathBuf,
     },
     /// Analyze and route posts offline (JSON lines from INPUT or stdin), each post's
     /// `created_at` driving the clock: one JSON line per ticket, incident or unrouted post,
@@ -160,7 +176,16 @@ fn main() -> ExitCode {
         Command::Explain { config, json, text } => {
             commands::explain::run(config.as_deref(), json, &text)
         }
-        Command::Eval { config, files } => commands::eval::run(config.as_deref(), &files),
+        Command::Eval {
+            config,
+            model,
+            files,
+        } => commands::eval::run(config.as_deref(), model.as_deref(), &files),
+        Command::Train {
+            config,
+            recipe,
+            out,
+        } => commands::train::run(config.as_deref(), &recipe, &out),
         Command::Triage { config, input } => {
             commands::triage::run(config.as_deref(), input.as_deref())
         }

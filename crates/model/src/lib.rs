@@ -28,7 +28,8 @@ mod post;
 mod ticket;
 
 pub use analysis::{
-    Analysis, Hit, HitKind, Intent, Reason, ScoredPost, Sentiment, SentimentLabel, WatchMatch,
+    Analysis, Flag, FlagProbabilities, Hit, HitKind, Intent, IntentProbabilities, ModelFeature,
+    ModelOutput, Reason, ScoredPost, Sentiment, SentimentLabel, SentimentProbabilities, WatchMatch,
     WatchTerm,
 };
 pub use error::ModelError;

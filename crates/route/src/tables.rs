@@ -203,6 +203,7 @@ impl Tables {
                     urgency: a.urgency,
                     influence: a.influence,
                     watch: a.watch,
+                    flags: a.flags,
                 };
                 (p.post, analysis)
             }
