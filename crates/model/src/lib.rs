@@ -45,4 +45,4 @@ pub use ticket::{
 /// Version of the [`Post`] JSON shape. Raised on any change a reader must know about.
 pub const POST_SCHEMA_VERSION: u32 = 1;
 /// Version of the [`Analysis`] JSON shape.
-pub const ANALYSIS_SCHEMA_VERSION: u32 = 1;
+pub const ANALYSIS_SCHEMA_VERSION: u32 = 2;

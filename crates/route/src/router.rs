@@ -16,7 +16,7 @@ use crate::folding::{Folding, FoldingStats, OpenTicket, TagSet};
 use crate::ids;
 use crate::intern::Interner;
 use crate::load::ConfigFile;
-use crate::matcher::{intent_mask, CompiledRule, Facts, Kind, NONE};
+use crate::matcher::{flag_mask, intent_mask, probabilities, CompiledRule, Facts, Kind, NONE};
 use crate::output::{RouteOutput, Unrouted};
 use crate::spike::Detector;
 use crate::tables::{conversation_key, PostData, Tables};
@@ -391,6 +391,8 @@ impl Router {
             lang: &a.lang,
             authors,
             in_incident,
+            flags: flag_mask(&a.flags),
+            probabilities: probabilities(a),
         };
         self.steps.clear();
         self.modifiers.clear();

@@ -188,10 +188,12 @@ pub enum Dense {
     Amount,
     Length,
     EndsWithQuestion,
+    LastSentencePositive,
+    LastSentenceNegative,
 }
 
 impl Dense {
-    pub const COUNT: usize = 34;
+    pub const COUNT: usize = 36;
 
     pub const ALL: [Dense; Dense::COUNT] = [
         Dense::Bias,
@@ -228,6 +230,8 @@ impl Dense {
         Dense::Amount,
         Dense::Length,
         Dense::EndsWithQuestion,
+        Dense::LastSentencePositive,
+        Dense::LastSentenceNegative,
     ];
 
     /// How the explanation names the feature.
@@ -267,6 +271,8 @@ impl Dense {
             Dense::Amount => "an amount of money",
             Dense::Length => "length",
             Dense::EndsWithQuestion => "ends with a question",
+            Dense::LastSentencePositive => "positive words in the last sentence",
+            Dense::LastSentenceNegative => "negative words in the last sentence",
         }
     }
 }
@@ -585,12 +591,22 @@ fn dense_values(t: &str, entities: &Entities, lexical: &Lexical<'_>) -> [f32; De
     let (mut pos, mut neg, mut pos_words, mut neg_words) = (0.0, 0.0, 0.0, 0.0);
     let (mut negated, mut after, mut before, mut modified) = (0.0, 0.0, 0.0, 0.0);
     let (mut emoji_pos, mut emoji_neg, mut contrast) = (0.0, 0.0, false);
+    let (mut last_pos, mut last_neg) = (0.0, 0.0);
+    // Reviews and long posts end with their verdict (「…でも満足です」).
+    let last_sentence = last_sentence_start(t);
     for (hit, c) in lexical.hits.iter().zip(lexical.contributions) {
         let entry = &lexical.entries[hit.entry as usize];
         match entry.kind {
             EntryKind::Contrast => contrast = true,
             EntryKind::Sentiment(_) if c.value != 0.0 => {
                 let value = c.value / 4.0;
+                if hit.start as usize >= last_sentence {
+                    if value > 0.0 {
+                        last_pos += value;
+                    } else {
+                        last_neg -= value;
+                    }
+                }
                 if entry.lang == Lang::Any {
                     if value > 0.0 {
                         emoji_pos += value;
@@ -625,6 +641,8 @@ fn dense_values(t: &str, entities: &Entities, lexical: &Lexical<'_>) -> [f32; De
     set(Dense::BeforeContrast, before.clamp(-2.0, 2.0));
     set(Dense::Contrast, f64::from(u8::from(contrast)));
     set(Dense::Modified, ln1p(modified));
+    set(Dense::LastSentencePositive, last_pos.min(2.0));
+    set(Dense::LastSentenceNegative, last_neg.min(2.0));
     set(Dense::EmojiPositive, emoji_pos.min(2.0));
     set(Dense::EmojiNegative, emoji_neg.min(2.0));
 
@@ -679,6 +697,17 @@ fn dense_values(t: &str, entities: &Entities, lexical: &Lexical<'_>) -> [f32; De
     set(Dense::PositiveAndNegative, positive * neg.min(1.0));
     set(Dense::Length, ln1p(t.chars().count() as f64) / 6.0);
     v
+}
+
+/// Where the last sentence of `t` starts: after the last sentence end that has text after
+/// it (a closing `。` or `!` does not start an empty sentence).
+fn last_sentence_start(t: &str) -> usize {
+    let body = t.trim_end_matches(|c: char| {
+        c.is_whitespace() || matches!(c, '.' | '!' | '?' | '。' | '！' | '？' | '…')
+    });
+    body.rfind(['.', '!', '?', '。', '\n']).map_or(0, |i| {
+        i + body[i..].chars().next().map_or(1, char::len_utf8)
+    })
 }
 
 /// Words of two or more capitals in a text that is not all capitals (`charged TWICE`).
@@ -840,6 +869,14 @@ mod tests {
         assert!(has_amount("3000円も"));
         assert!(has_amount("charged $40 twice"));
         assert!(!has_amount("3回"));
+    }
+
+    #[test]
+    fn the_last_sentence_is_the_verdict() {
+        let t = "高かった。でも満足です。";
+        assert_eq!(&t[last_sentence_start(t)..], "でも満足です。");
+        assert_eq!(last_sentence_start("one sentence"), 0);
+        assert_eq!(&"bad. good!"[last_sentence_start("bad. good!")..], " good!");
     }
 
     #[test]

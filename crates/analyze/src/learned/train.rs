@@ -197,7 +197,10 @@ pub fn train(
             .filter(|(e, _)| sources[e.source].tune_thresholds)
             .filter_map(|(e, p)| Some((p.as_ref()?.probability(output), e.labels.get(output)?)))
             .collect();
-        if let Some(t) = best_threshold(&scored) {
+        // A false flag sends a customer's real post to the trust & safety queue: flags
+        // weigh precision twice as much as recall (F0.5); intents balance them (F1).
+        let beta = if output.flag().is_some() { 0.5 } else { 1.0 };
+        if let Some(t) = best_threshold(&scored, beta) {
             meta.thresholds.insert(output.as_str().to_string(), t);
         }
     }
@@ -367,9 +370,9 @@ impl Model {
     }
 }
 
-/// The probability threshold with the best F1 on `scored` (probability, truth), if the
+/// The probability threshold with the best F-beta on `scored` (probability, truth), if the
 /// set has both classes.
-fn best_threshold(scored: &[(f64, bool)]) -> Option<f64> {
+fn best_threshold(scored: &[(f64, bool)], beta: f64) -> Option<f64> {
     let positives = scored.iter().filter(|(_, y)| *y).count();
     if positives == 0 || positives == scored.len() {
         return None;
@@ -377,9 +380,9 @@ fn best_threshold(scored: &[(f64, bool)]) -> Option<f64> {
     let mut best = (0.0, 0.5);
     for step in 10..=90 {
         let t = f64::from(step) / 100.0;
-        let f1 = counts(scored, t).f1();
-        if f1 > best.0 {
-            best = (f1, t);
+        let f = counts(scored, t).f_beta(beta);
+        if f > best.0 {
+            best = (f, t);
         }
     }
     Some(best.1)
@@ -401,11 +404,15 @@ impl Counts {
         ratio(self.tp, self.tp + self.fn_)
     }
     fn f1(&self) -> f64 {
+        self.f_beta(1.0)
+    }
+    fn f_beta(&self, beta: f64) -> f64 {
         let (p, r) = (self.precision(), self.recall());
+        let b2 = beta * beta;
         if p + r == 0.0 {
             0.0
         } else {
-            2.0 * p * r / (p + r)
+            (1.0 + b2) * p * r / (b2 * p + r)
         }
     }
 }
@@ -535,9 +542,15 @@ mod tests {
             (0.3, false),
             (0.2, true),
         ];
-        let t = best_threshold(&scored).unwrap();
+        let t = best_threshold(&scored, 1.0).unwrap();
         assert!(t > 0.6 && t <= 0.7, "{t}");
-        assert_eq!(best_threshold(&[(0.9, true)]), None);
+        assert_eq!(best_threshold(&[(0.9, true)], 1.0), None);
+        let mixed = [(0.9, true), (0.6, false), (0.5, true)];
+        assert!(best_threshold(&mixed, 1.0).unwrap() <= 0.5);
+        assert!(
+            best_threshold(&mixed, 0.5).unwrap() > 0.6,
+            "F0.5 prefers precision"
+        );
     }
 
     #[test]

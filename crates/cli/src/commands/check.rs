@@ -11,7 +11,11 @@ use crate::settings::{render_problems, Settings};
 
 pub fn run(config: Option<&Path>) -> Result<ExitCode> {
     let settings = Settings::load(config)?;
-    let (lexicon, watchlists, problems) = settings.load_analyze_inputs();
+    let (lexicon, watchlists, mut problems) = settings.load_analyze_inputs();
+    let model = settings.load_model().unwrap_or_else(|p| {
+        problems.push(p);
+        None
+    });
     if !problems.is_empty() {
         eprintln!("{}", render_problems(&problems));
         return Ok(ExitCode::from(1));
@@ -39,13 +43,18 @@ pub fn run(config: Option<&Path>) -> Result<ExitCode> {
         );
     }
     let stats = analyzer.stats();
+    let model = match model {
+        Some(m) => format!("; model {}", m.meta().name),
+        None => "; no model (lexicon rules decide)".into(),
+    };
     println!(
-        "ok: {} watchlist(s) with {} term(s), {} lexicon entries, {} patterns in one automaton ({} KiB){}",
+        "ok: {} watchlist(s) with {} term(s), {} lexicon entries, {} patterns in one automaton ({} KiB){}{}",
         stats.watchlists,
         stats.watch_terms,
         stats.lexicon_entries,
         stats.patterns,
         stats.automaton_bytes / 1024,
+        model,
         route_ok
     );
     Ok(ExitCode::SUCCESS)
