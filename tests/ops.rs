@@ -20,17 +20,20 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "ops/deployments.rs"]
+mod deployments;
 #[path = "ops/kube.rs"]
 mod kube;
+#[path = "ops/live.rs"]
+mod live;
 #[path = "ops/prometheus.rs"]
 mod prometheus;
 #[path = "ops/yaml.rs"]
 mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -39,18 +42,20 @@ use earshot_e2e::process::{free_port, http_get, Proc};
 use earshot_e2e::tools::{KUBECTL, PROMETHEUS, PROMTOOL};
 use earshot_e2e::{earshot_bin, repo_root};
 use earshot_kafka::EmbeddedKafka;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::Value;
 
+use deployments::{check_deployment, kafka_topics, run_pod, settings_of};
 use kube::{Manifests, Pod};
+use live::{
+    as_grafana_sends_it, dashboard_queries, ingest_slowly, metric_names_in, publish_garbage,
+};
 use prometheus::{has_numbers, Prometheus};
 use yaml::{array_at, str_at};
 
 const RULES: &str = "deploy/prometheus/earshot-rules.yaml";
 const RULE_TESTS: &str = "deploy/prometheus/earshot-rules.test.yaml";
-const DASHBOARD: &str = "deploy/grafana/dashboards/earshot.json";
 /// The commands that serve /metrics, /livez and /readyz.
-const DAEMONS: [&str; 3] = ["analyze", "route", "run"];
+pub const DAEMONS: [&str; 3] = ["analyze", "route", "run"];
 const READY_WITHIN: Duration = Duration::from_secs(90);
 
 /// The tests that start processes run one at a time: two cores.
@@ -143,123 +148,8 @@ fn alert_rules_pass_promtool_and_every_alert_has_a_test_and_a_runbook() {
 
 // ---------------------------------------------------- Prometheus, dashboard, live pipeline
 
-/// What a dashboard query is once Grafana has put its variables in: every job, a one-minute
-/// rate window, a five-minute range.
-fn as_grafana_sends_it(expr: &str) -> String {
-    expr.replace("$__rate_interval", "1m")
-        .replace("$__range", "5m")
-        .replace("$job", ".*")
-}
-
-/// Every panel of the dashboard (rows' nested panels too) with its queries.
-fn dashboard_queries() -> Vec<(String, Vec<String>)> {
-    let text = std::fs::read_to_string(repo_root().join(DASHBOARD)).unwrap();
-    let dashboard: Value = serde_json::from_str(&text).expect("the dashboard is JSON");
-    let mut panels = Vec::new();
-    let mut ids = BTreeSet::new();
-    let mut visit = |panel: &Value| {
-        assert!(
-            ids.insert(panel["id"].as_u64().expect("panel id")),
-            "duplicate panel id {}",
-            panel["id"]
-        );
-        if panel["type"] == "row" {
-            return;
-        }
-        let title = str_at(panel, "/title", DASHBOARD).to_string();
-        assert_eq!(
-            panel["datasource"]["uid"], "${datasource}",
-            "{title}: queries the data source variable"
-        );
-        let exprs: Vec<String> = array_at(panel, "/targets")
-            .iter()
-            .map(|t| str_at(t, "/expr", &title).to_string())
-            .collect();
-        assert!(!exprs.is_empty(), "{title}: no query");
-        panels.push((title, exprs));
-    };
-    for panel in array_at(&dashboard, "/panels") {
-        visit(panel);
-        for nested in array_at(panel, "/panels") {
-            visit(nested);
-        }
-    }
-    panels
-}
-
-/// The `earshot_…` metric names an expression uses, histogram suffixes removed.
-fn metric_names_in(expr: &str) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    let mut rest = expr;
-    while let Some(at) = rest.find("earshot_") {
-        let preceded_by_name_char = expr.len() - rest.len() + at > 0
-            && rest[..at]
-                .chars()
-                .last()
-                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
-        let tail = &rest[at..];
-        let end = tail
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(tail.len());
-        if !preceded_by_name_char {
-            names.insert(tail[..end].to_string());
-        }
-        rest = &tail[end..];
-    }
-    names
-}
-
-/// `earshot ingest` reading the sample posts from stdin, `batch` lines every `pause`, so
-/// that posts keep arriving over several scrapes. Returns the process and the line count.
-fn ingest_slowly(dir: &Path, brokers: &str, batch: usize, pause: Duration) -> (Proc, usize) {
-    let posts = std::fs::read_to_string(repo_root().join("examples/posts.jsonl")).unwrap();
-    let lines: Vec<String> = posts
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_string)
-        .collect();
-    let count = lines.len();
-    let mut command = Command::new(earshot_bin());
-    command
-        .args(["ingest", "--config"])
-        .arg(repo_root().join("examples/earshot.toml"))
-        .env("EARSHOT__KAFKA__BROKERS", brokers)
-        .env_remove("RUST_LOG");
-    let mut ingest = Proc::spawn_with("ingest", command, dir, Stdio::piped());
-    let mut stdin = ingest.child().stdin.take().expect("ingest's stdin");
-    std::thread::spawn(move || {
-        for chunk in lines.chunks(batch) {
-            let text = chunk.join("\n") + "\n";
-            if stdin.write_all(text.as_bytes()).is_err() {
-                return;
-            }
-            std::thread::sleep(pause);
-        }
-    });
-    (ingest, count)
-}
-
-/// Records that are not posts, straight onto the raw topic: analyze dead-letters them.
-fn publish_garbage(brokers: &str, topic: &str, count: usize) {
-    let producer: BaseProducer = rdkafka::config::ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .expect("creating a producer");
-    for i in 0..count {
-        let payload = format!("not a post {i} {{");
-        producer
-            .send(
-                BaseRecord::<str, str>::to(topic)
-                    .payload(&payload)
-                    .key("garbage"),
-            )
-            .expect("queueing a record");
-    }
-    producer.flush(Duration::from_secs(30)).expect("flushing");
-}
-
 /// Waits until `/readyz` on `port` answers 200, the process still running.
-fn wait_ready(process: &mut Proc, port: u16, path: &str) {
+pub fn wait_ready(process: &mut Proc, port: u16, path: &str) {
     let started = Instant::now();
     loop {
         process.assert_running("before it was ready");
@@ -454,202 +344,6 @@ fn prometheus_scrapes_earshot_run_and_every_panel_and_alert_query_works() {
 }
 
 // ------------------------------------------------------------------------------ Kubernetes
-
-/// The stage a daemon command runs: its consumer group and input topic.
-fn group_and_input(settings: &Settings, command: &str) -> (String, String) {
-    let kafka = &settings.kafka;
-    match command {
-        "analyze" => (kafka.groups.analyze.clone(), kafka.topics.raw.clone()),
-        "route" => (kafka.groups.route.clone(), kafka.topics.scored.clone()),
-        other => panic!("no single consumer group for `earshot {other}`"),
-    }
-}
-
-/// The KafkaTopics: topic name → partitions.
-fn kafka_topics(topics: &Manifests) -> BTreeMap<String, i32> {
-    topics
-        .of_kind("KafkaTopic")
-        .map(|t| {
-            let name = str_at(t, "/metadata/name", "a KafkaTopic");
-            assert!(kube::valid_object_name(name), "KafkaTopic name {name:?}");
-            assert!(
-                t["metadata"]["labels"]["strimzi.io/cluster"].is_string(),
-                "KafkaTopic {name}: no strimzi.io/cluster label"
-            );
-            let partitions = t["spec"]["partitions"].as_i64().expect("partitions");
-            (
-                str_at(t, "/spec/topicName", name).to_string(),
-                partitions as i32,
-            )
-        })
-        .collect()
-}
-
-/// The configuration of a pod as Earshot would read it in the container.
-fn settings_of(pod: &Pod<'_>) -> (Settings, PathBuf) {
-    let config = pod.host_path(&pod.config_path());
-    let text = std::fs::read_to_string(&config).expect("reading the mounted configuration");
-    std::fs::write(&config, pod.relocate(&text)).unwrap();
-    let settings = Settings::load_with_env(Some(&config), Some(pod.env()))
-        .unwrap_or_else(|e| panic!("{}: configuration refused: {e:#}", pod.name()));
-    (settings, config)
-}
-
-/// The checks a Deployment's container passes without running it.
-fn check_deployment(
-    overlay: &Manifests,
-    pod: &Pod<'_>,
-    settings: &Settings,
-    topics: &BTreeMap<String, i32>,
-) {
-    let name = pod.name();
-    let command = pod.args()[0].clone();
-    assert!(
-        DAEMONS.contains(&command.as_str()),
-        "{name}: `earshot {command}` is no daemon"
-    );
-    for (var, _) in pod.env() {
-        assert!(
-            var.starts_with("EARSHOT__"),
-            "{name}: env {var} is not Earshot's"
-        );
-    }
-    // Probes: on the admin port, at the paths the admin server serves.
-    let listen_port: u64 = settings
-        .admin
-        .listen
-        .rsplit_once(':')
-        .and_then(|(_, p)| p.parse().ok())
-        .unwrap_or_else(|| panic!("{name}: admin.listen {:?}", settings.admin.listen));
-    assert_eq!(
-        pod.port("admin"),
-        listen_port,
-        "{name}: container port admin"
-    );
-    assert!(
-        settings.admin.listen.starts_with("0.0.0.0:"),
-        "{name}: the admin server must listen on every interface in a pod: {}",
-        settings.admin.listen
-    );
-    for probe in ["livenessProbe", "readinessProbe"] {
-        assert!(pod.container[probe].is_object(), "{name}: no {probe}");
-    }
-    let grace = pod.deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
-        .as_u64()
-        .unwrap_or(30);
-    assert!(
-        grace > settings.kafka.shutdown_seconds,
-        "{name}: terminationGracePeriodSeconds {grace} must exceed kafka.shutdown_seconds {}",
-        settings.kafka.shutdown_seconds
-    );
-    for resource in ["cpu", "memory"] {
-        assert!(
-            pod.container["resources"]["requests"][resource].is_string(),
-            "{name}: no {resource} request"
-        );
-    }
-    // A Service for the admin port and a disruption budget select the pods.
-    assert!(
-        overlay
-            .of_kind("Service")
-            .any(|s| pod.selected_by(&s["spec"]["selector"])
-                && array_at(s, "/spec/ports")
-                    .iter()
-                    .any(|p| p["targetPort"] == "admin")),
-        "{name}: no Service for its admin port"
-    );
-    assert!(
-        overlay
-            .of_kind("PodDisruptionBudget")
-            .any(|b| pod.selected_by(&b["spec"]["selector"]["matchLabels"])),
-        "{name}: no PodDisruptionBudget"
-    );
-    // Scaling on the lag of its own group and input topic, never past the partitions.
-    let (group, input) = group_and_input(settings, &command);
-    let scaled = overlay
-        .of_kind("ScaledObject")
-        .find(|s| s["spec"]["scaleTargetRef"]["name"] == name)
-        .unwrap_or_else(|| panic!("{name}: no ScaledObject"));
-    let trigger = array_at(scaled, "/spec/triggers")
-        .iter()
-        .find(|t| t["type"] == "kafka")
-        .unwrap_or_else(|| panic!("{name}: no kafka trigger"));
-    let meta = &trigger["metadata"];
-    assert_eq!(
-        meta["consumerGroup"],
-        group.as_str(),
-        "{name}: KEDA's consumer group"
-    );
-    assert_eq!(meta["topic"], input.as_str(), "{name}: KEDA's topic");
-    assert_eq!(
-        meta["bootstrapServers"],
-        settings.kafka.brokers.as_str(),
-        "{name}: KEDA's brokers"
-    );
-    assert_eq!(
-        meta["allowIdleConsumers"], "false",
-        "{name}: KEDA may not idle consumers"
-    );
-    let partitions = *topics
-        .get(&input)
-        .unwrap_or_else(|| panic!("{name}: no KafkaTopic for its input {input}"));
-    let max = scaled["spec"]["maxReplicaCount"]
-        .as_i64()
-        .expect("maxReplicaCount");
-    assert!(
-        max <= i64::from(partitions),
-        "{name}: maxReplicaCount {max} exceeds the {partitions} partitions of {input}"
-    );
-}
-
-/// Starts the pod's command on the embedded broker (the one change to its configuration:
-/// the brokers, without the SASL/TLS properties) and waits until every probe answers 200.
-fn run_pod(pod: &Pod<'_>, config: &Path, brokers: &str, dir: &Path) {
-    let name = pod.name();
-    let mut table: toml::Table = std::fs::read_to_string(config).unwrap().parse().unwrap();
-    let kafka = table
-        .entry("kafka")
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-        .as_table_mut()
-        .unwrap();
-    kafka.insert("brokers".into(), brokers.into());
-    kafka.remove("properties");
-    std::fs::write(config, toml::to_string(&table).unwrap()).unwrap();
-
-    let admin = free_port();
-    let mut command = Command::new(earshot_bin());
-    let mut args = pod.args();
-    let at = args.iter().position(|a| a == "--config").unwrap();
-    args[at + 1] = config.display().to_string();
-    command
-        .args(&args)
-        .envs(pod.env())
-        .env("EARSHOT__ADMIN__LISTEN", format!("127.0.0.1:{admin}"))
-        .env("EARSHOT__LOG__FORMAT", "human")
-        .env("HOSTNAME", format!("{name}-0"))
-        .env_remove("RUST_LOG");
-    let mut process = Proc::spawn(name, command, dir);
-    for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {
-        let spec = &pod.container[probe];
-        if spec.is_null() {
-            continue;
-        }
-        assert_eq!(spec["httpGet"]["port"], "admin", "{name}: {probe} port");
-        let path = str_at(spec, "/httpGet/path", name);
-        wait_ready(&mut process, admin, path);
-    }
-    let (_, metrics) = http_get(admin, "/metrics").expect("/metrics answers");
-    assert!(
-        metrics.contains("earshot_stage_ready{"),
-        "{name}: /metrics lacks earshot_stage_ready"
-    );
-    let status = process.terminate(Duration::from_secs(60));
-    assert!(
-        status.success(),
-        "{name} after SIGTERM: {status}\n{}",
-        process.log_tail()
-    );
-}
 
 #[test]
 fn kubernetes_manifests_match_the_code() {
