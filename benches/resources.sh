@@ -20,7 +20,8 @@ E="${CARGO_TARGET_DIR:-$ROOT/target}/release/earshot"
 T="${TANSU_BIN:-$HOME/.cargo/bin/tansu}"
 C="$ROOT/examples/earshot.toml"
 WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$WORK"' EXIT
+PIDS=()
+trap 'kill "${PIDS[@]}" 2>/dev/null; rm -rf "$WORK"' EXIT
 cd "$WORK"
 
 python3 - "$ROOT/examples/posts.jsonl" > posts.jsonl <<'EOF'
@@ -46,16 +47,25 @@ sample() {
 }
 metric() { curl -s "localhost:$1/metrics" | awk -v m="$2" 'index($0, m" ")==1 {print int($2)}'; }
 
+for port in 39092 19464 19465; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "port $port is in use: stop what listens there first" >&2
+    exit 1
+  fi
+done
 mkdir tansu
 (cd tansu && exec "$T" broker --listener-url tcp://127.0.0.1:39092 \
   --advertised-listener-url tcp://127.0.0.1:39092 --storage-engine memory://tansu/ >../tansu.log 2>&1) &
+PIDS+=($!)
 sleep 2
 export EARSHOT__KAFKA__BROKERS=127.0.0.1:39092 EARSHOT__KAFKA__CREATE_TOPICS=true \
   EARSHOT__KAFKA__PARTITIONS=6 EARSHOT__LOG__LEVEL=warn
 EARSHOT__ADMIN__LISTEN=127.0.0.1:19464 "$E" analyze --config "$C" 2>analyze.log &
 APID=$!
+PIDS+=($APID)
 EARSHOT__ADMIN__LISTEN=127.0.0.1:19465 "$E" route --config "$C" 2>route.log &
 RPID=$!
+PIDS+=($RPID)
 for port in 19464 19465; do
   for _ in $(seq 120); do curl -fs "localhost:$port/readyz" >/dev/null && break; sleep 0.5; done
 done
