@@ -18,7 +18,7 @@ use earshot_analyze::Analyzer;
 use earshot_kafka::{
     run_stage, Health, KafkaSettings, Metrics, Shutdown, StageError, StageReport, StageSpec,
 };
-use prometheus::{Encoder, Registry, TextEncoder};
+use prometheus::{Encoder, IntGaugeVec, Opts, Registry, TextEncoder};
 use tracing::{info, warn};
 
 use crate::settings::{LogFormat, LogSettings};
@@ -183,14 +183,24 @@ fn host_name() -> String {
 struct AdminState {
     registry: Registry,
     healths: Vec<(&'static str, Arc<Health>)>,
+    ready: IntGaugeVec,
 }
 
-/// Serves `/metrics`, `/livez` and `/readyz` on `listen` until the runtime stops.
+/// Serves `/metrics`, `/livez` and `/readyz` on `listen` until the runtime stops. Registers
+/// `earshot_stage_ready{stage}` on `registry`: what `/readyz` says, for alerts.
 pub async fn serve_admin(
     listen: &str,
     registry: Registry,
     healths: Vec<(&'static str, Arc<Health>)>,
 ) -> Result<SocketAddr> {
+    let ready = IntGaugeVec::new(
+        Opts::new(
+            "earshot_stage_ready",
+            "1 while the stage is ready (partitions assigned, a broker connection, not stopping), else 0",
+        ),
+        &["stage"],
+    )?;
+    registry.register(Box::new(ready.clone()))?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding the admin server to {listen}"))?;
@@ -199,7 +209,11 @@ pub async fn serve_admin(
         .route("/metrics", get(metrics))
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))
-        .with_state(AdminState { registry, healths });
+        .with_state(AdminState {
+            registry,
+            healths,
+            ready,
+        });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             warn!(error = %e, "Admin server stopped");
@@ -212,6 +226,13 @@ pub async fn serve_admin(
 async fn metrics(
     State(state): State<AdminState>,
 ) -> (StatusCode, [(&'static str, &'static str); 1], Vec<u8>) {
+    // Read at scrape time from the stages' health, which /readyz reads too: one owner.
+    for (stage, health) in &state.healths {
+        state
+            .ready
+            .with_label_values(&[stage])
+            .set(i64::from(health.is_ready()));
+    }
     let mut body = Vec::new();
     let encoder = TextEncoder::new();
     let status = match encoder.encode(&state.registry.gather(), &mut body) {

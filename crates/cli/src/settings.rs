@@ -9,8 +9,10 @@ use earshot_analyze::learned::Model;
 use earshot_analyze::{Analyzer, Lexicon, Problem, SentimentParams, SignalParams, Watchlists};
 use serde::Deserialize;
 
+/// The whole file. Unknown sections and keys are refused (a misspelt `[kafak]` or
+/// `EARSHOT__ADMN__LISTEN` would otherwise be ignored without a word).
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub analyze: AnalyzeSettings,
     pub route: RouteSettings,
@@ -146,6 +148,15 @@ pub enum LogFormat {
 impl Settings {
     /// Reads the configuration file, or the defaults (plus environment) when there is none.
     pub fn load(path: Option<&Path>) -> Result<Settings> {
+        Settings::load_with_env(path, None)
+    }
+
+    /// [`Settings::load`] with `env` standing for the process environment (`EARSHOT__…`
+    /// variables among other ones): what a container with that environment would read.
+    pub fn load_with_env(
+        path: Option<&Path>,
+        env: Option<Vec<(String, String)>>,
+    ) -> Result<Settings> {
         let mut builder = config::Config::builder();
         if let Some(path) = path {
             if !path.exists() {
@@ -157,7 +168,8 @@ impl Settings {
             config::Environment::with_prefix("EARSHOT")
                 .prefix_separator("__")
                 .separator("__")
-                .try_parsing(true),
+                .try_parsing(true)
+                .source(env.map(|vars| vars.into_iter().collect())),
         );
         let raw = builder.build().with_context(|| match path {
             Some(p) => format!("reading configuration {}", p.display()),

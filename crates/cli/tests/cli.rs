@@ -246,6 +246,30 @@ fn environment_overrides_the_config_file() {
 }
 
 #[test]
+fn a_misspelt_section_is_refused_from_the_file_and_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("earshot.toml");
+    std::fs::write(&config, "[kafak]\nbrokers = \"kafka:9092\"\n").unwrap();
+    let output = earshot()
+        .arg("check")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("kafak"));
+
+    let output = earshot()
+        .args(["check", "--config"])
+        .arg(examples().join("earshot.toml"))
+        .env("EARSHOT__ADMN__LISTEN", "0.0.0.0:9464")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("admn"));
+}
+
+#[test]
 fn eval_prints_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("set.tsv");
