@@ -185,6 +185,10 @@ pub struct Report {
     pub intents: BTreeMap<&'static str, IntentCounts>,
     /// "complaint or outage" as one class, against the same union of the labels.
     pub complaint_or_outage: Option<IntentCounts>,
+    /// Examples whose predicted intent set equals the labelled one, of those labelled.
+    pub intents_exact: Option<(usize, usize)>,
+    /// Examples whose predicted flags equal the labelled ones, of those labelled.
+    pub flags_exact: Option<(usize, usize)>,
     pub flags: BTreeMap<&'static str, IntentCounts>,
     pub binary: bool,
 }
@@ -289,6 +293,12 @@ pub fn evaluate(analyzer: &Analyzer, dataset: &Dataset) -> Report {
                 .complaint_or_outage
                 .get_or_insert_with(IntentCounts::default)
                 .add(answer(expected), answer(&analysis.intents));
+            let same = Intent::ALL
+                .iter()
+                .all(|i| expected.contains(i) == analysis.intents.contains(i));
+            let exact = report.intents_exact.get_or_insert((0, 0));
+            exact.0 += usize::from(same);
+            exact.1 += 1;
         }
         if let Some(expected) = &example.flags {
             for flag in Flag::ALL {
@@ -298,6 +308,12 @@ pub fn evaluate(analyzer: &Analyzer, dataset: &Dataset) -> Report {
                     .or_default()
                     .add(expected.contains(&flag), analysis.flags.contains(&flag));
             }
+            let same = Flag::ALL
+                .iter()
+                .all(|f| expected.contains(f) == analysis.flags.contains(f));
+            let exact = report.flags_exact.get_or_insert((0, 0));
+            exact.0 += usize::from(same);
+            exact.1 += 1;
         }
     }
     if !ratings.is_empty() {
@@ -396,6 +412,11 @@ impl fmt::Display for Report {
         }
         rows(f, "intents", &intents)?;
         rows(f, "flags", &self.flags)?;
+        for (name, exact) in [("intents_exact", self.intents_exact), ("flags_exact", self.flags_exact)] {
+            if let Some((same, of)) = exact {
+                writeln!(f, "{name:<14} {:.3}   ({same} of {of} examples: every label right)", ratio(same, of))?;
+            }
+        }
         Ok(())
     }
 }
