@@ -215,6 +215,13 @@ impl Router {
             PostData::Borrowed(p) => *p,
             PostData::Owned(p) => p,
         };
+        let conversation = conversation_key(post);
+        if self.already_folded(post, &conversation) {
+            // A redelivery (platform retry, stream overlap, at-least-once replay): no ticket,
+            // no revision, and not counted again towards a spike.
+            self.stats.duplicates += 1;
+            return;
+        }
         let authors = self.count(post, now, out);
         let incident = if self.detector.has_open() {
             self.detector
@@ -237,7 +244,6 @@ impl Router {
             }
             return;
         }
-        let conversation = conversation_key(post);
         let mut data = Some(data);
         for n in 0..self.steps.len() {
             let step = self.steps[n];
@@ -280,6 +286,14 @@ impl Router {
         }
     }
 
+    /// Whether the post's conversation has an open ticket that already holds this post.
+    fn already_folded(&self, post: &ScoredPost, conversation: &str) -> bool {
+        let key = ids::hash128(&["fold/v1", conversation]);
+        self.folding
+            .peek(key)
+            .is_some_and(|open| open.has_post(&post.post.id))
+    }
+
     /// A reply that no rule takes (「まだ繋がらない」 names no product) still belongs to its
     /// conversation: when the conversation has an open ticket, the post becomes its next
     /// revision instead of an unrouted record. Only posts with a conversation id qualify; the
@@ -301,7 +315,7 @@ impl Router {
         let key = ids::hash128(&["fold/v1", &conversation]);
         let wm = self.watermark.unwrap_or(now);
         let open = self.folding.get_mut(key, wm)?;
-        if open.post_ids().any(|p| p == post.post.id) {
+        if open.has_post(&post.post.id) {
             self.stats.duplicates += 1;
             return None;
         }
@@ -514,7 +528,7 @@ impl Router {
             self.folding.insert(key, open, wm);
             return Some((key, reasons));
         };
-        if open.post_ids().any(|p| p == post.post.id) {
+        if open.has_post(&post.post.id) {
             self.stats.duplicates += 1;
             return None;
         }
