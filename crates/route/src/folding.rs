@@ -43,7 +43,9 @@ pub(crate) struct OpenTicket {
     pub later_posts: Vec<Box<str>>,
     /// Hashes of the ids folded past the cap, sorted: a redelivered post is recognised
     /// however long the thread, for as long as the ticket is open (the folding window bounds
-    /// it). Boxed so that tickets under the cap pay one pointer.
+    /// it). Boxed so that tickets under the cap, nearly all, pay 8 bytes instead of a
+    /// vector's 24.
+    #[allow(clippy::box_collection)]
     pub overflow: Option<Box<Vec<u64>>>,
 }
 
