@@ -67,3 +67,13 @@ impl Source {
         }
     }
 }
+
+/// Marks a loop alive for `/livez` (the stage runner does the same for consumers).
+pub(crate) fn beat(health: &earshot_kafka::Health) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    health
+        .last_progress_ms
+        .store(now, std::sync::atomic::Ordering::Relaxed);
+}

@@ -15,7 +15,7 @@ pub mod x;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use earshot_kafka::{Health, Shutdown};
 use tracing::{info, warn};
@@ -93,10 +93,7 @@ impl StreamContext {
 
     /// Marks the loop alive (for `/livez`).
     pub(crate) fn beat(&self) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        self.health.last_progress_ms.store(now, Ordering::Relaxed);
+        crate::beat(&self.health);
     }
 
     /// Whether the platform connection is up, for `/readyz` (the stream's one input).

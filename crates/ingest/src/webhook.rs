@@ -14,6 +14,7 @@
 //! on any non-2xx). A source without configuration answers 404.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::Utc;
+use earshot_kafka::{Health, Shutdown};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use tracing::{debug, warn};
@@ -434,6 +436,34 @@ impl AppState {
             .inc();
         (status, body).into_response()
     }
+}
+
+/// Serves `router` on `listener` until `shutdown` is triggered, then lets the requests in
+/// flight finish. While it listens, `health` counts one input (the listener) and beats.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    health: Arc<Health>,
+    shutdown: Shutdown,
+) -> std::io::Result<()> {
+    health.assigned_partitions.store(1, Ordering::SeqCst);
+    let stop = {
+        let health = health.clone();
+        async move {
+            while !shutdown.is_triggered() {
+                crate::beat(&health);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            // Not ready from the first moment of shutdown: load balancers stop sending.
+            health.stopping.store(true, Ordering::SeqCst);
+        }
+    };
+    let result = axum::serve(listener, router)
+        .with_graceful_shutdown(stop)
+        .await;
+    health.assigned_partitions.store(0, Ordering::SeqCst);
+    health.stopping.store(true, Ordering::SeqCst);
+    result
 }
 
 fn not_configured() -> Response {
