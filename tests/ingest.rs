@@ -137,7 +137,9 @@ fn bad_or_missing_signatures_are_401_and_publish_nothing() {
         b.extend_from_slice(b" ");
         b
     };
-    let cases: Vec<(&str, &str, &str, Vec<(&str, String)>, Vec<u8>)> = vec![
+    // (source, path, what is wrong, headers, body)
+    type Case<'a> = (&'a str, &'a str, &'a str, Vec<(&'a str, String)>, Vec<u8>);
+    let cases: Vec<Case> = vec![
         ("line", "/webhooks/line", "missing", vec![], line.clone()),
         (
             "line",

@@ -91,6 +91,8 @@ impl FakeJetstream {
                 let (cursors, cuts, events) = (c.clone(), k.clone(), events.clone());
                 tokio::spawn(async move {
                     let mut cursor = None;
+                    // The error type is tungstenite's, not ours to shrink.
+                    #[allow(clippy::result_large_err)]
                     let callback = |request: &Request, response: WsResponse| {
                         cursor = query_param(request.uri(), "cursor").and_then(|c| c.parse().ok());
                         Ok(response)
