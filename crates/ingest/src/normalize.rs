@@ -177,3 +177,16 @@ impl NumOrText {
 pub(crate) fn prefixed(prefix: &str, id: &str) -> String {
     format!("{prefix}:{id}")
 }
+
+/// What each item is, in one word: `post`, a reject's code, or a skip's reason (tests).
+#[cfg(test)]
+pub(crate) fn kinds(items: &[Item]) -> Vec<&str> {
+    items
+        .iter()
+        .map(|i| match i {
+            Item::Post(_) => "post",
+            Item::Reject(r) => r.code,
+            Item::Skip(s) => s.as_str(),
+        })
+        .collect()
+}

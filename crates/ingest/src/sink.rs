@@ -119,6 +119,7 @@ impl KafkaSink {
         // easy while still batching concurrent requests.
         for (key, value) in [
             ("enable.idempotence", "true"),
+            ("compression.type", "lz4"),
             ("linger.ms", "5"),
             ("statistics.interval.ms", "1000"),
         ] {
@@ -260,23 +261,7 @@ impl KafkaSink {
     ) -> Result<DeliveryFuture, SinkError> {
         let payload = serde_json::to_vec(post).unwrap_or_default();
         let key = post.conversation_key().to_string();
-        let headers = OwnedHeaders::new_with_capacity(4)
-            .insert(Header {
-                key: SCHEMA_HEADER,
-                value: Some(POST_SCHEMA_VERSION.to_string().as_bytes()),
-            })
-            .insert(Header {
-                key: TRACE_HEADER,
-                value: Some(post.id.as_bytes()),
-            })
-            .insert(Header {
-                key: INGESTED_AT_HEADER,
-                value: Some(now_ms.as_bytes()),
-            })
-            .insert(Header {
-                key: SOURCE_HEADER,
-                value: Some(source.as_bytes()),
-            });
+        let headers = post_headers(&post.id, now_ms, source);
         let record = FutureRecord::to(&self.topics.raw)
             .key(&key)
             .payload(&payload)
@@ -292,27 +277,7 @@ impl KafkaSink {
         pending: &mut Vec<DeliveryFuture>,
     ) -> Result<DeliveryFuture, SinkError> {
         let cut = rejected.payload.len().min(MAX_DLQ_PAYLOAD);
-        let mut headers = OwnedHeaders::new_with_capacity(6)
-            .insert(Header {
-                key: DLQ_STAGE_HEADER,
-                value: Some(b"ingest".as_slice()),
-            })
-            .insert(Header {
-                key: DLQ_ERROR_CODE_HEADER,
-                value: Some(rejected.code.as_bytes()),
-            })
-            .insert(Header {
-                key: DLQ_REASON_HEADER,
-                value: Some(rejected.reason.as_bytes()),
-            })
-            .insert(Header {
-                key: INGESTED_AT_HEADER,
-                value: Some(now_ms.as_bytes()),
-            })
-            .insert(Header {
-                key: SOURCE_HEADER,
-                value: Some(source.as_bytes()),
-            });
+        let mut headers = dead_letter_headers(rejected.code, &rejected.reason, now_ms, source);
         if cut < rejected.payload.len() {
             headers = headers.insert(Header {
                 key: ORIGINAL_BYTES_HEADER,
@@ -356,6 +321,40 @@ impl KafkaSink {
     pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
         self.producer.flush(timeout)
     }
+}
+
+/// The headers of a post on the raw topic: schema version, trace id (the post id), the
+/// time ingest published it (ms since the epoch) and where it came from.
+pub fn post_headers(post_id: &str, now_ms: &str, source: &str) -> OwnedHeaders {
+    headers(&[
+        (SCHEMA_HEADER, POST_SCHEMA_VERSION.to_string().as_bytes()),
+        (TRACE_HEADER, post_id.as_bytes()),
+        (INGESTED_AT_HEADER, now_ms.as_bytes()),
+        (SOURCE_HEADER, source.as_bytes()),
+    ])
+}
+
+/// The headers of an ingest dead letter: stage, error code, reason, time and source.
+pub fn dead_letter_headers(code: &str, reason: &str, now_ms: &str, source: &str) -> OwnedHeaders {
+    headers(&[
+        (DLQ_STAGE_HEADER, b"ingest"),
+        (DLQ_ERROR_CODE_HEADER, code.as_bytes()),
+        (DLQ_REASON_HEADER, reason.as_bytes()),
+        (INGESTED_AT_HEADER, now_ms.as_bytes()),
+        (SOURCE_HEADER, source.as_bytes()),
+    ])
+}
+
+fn headers(pairs: &[(&str, &[u8])]) -> OwnedHeaders {
+    pairs.iter().fold(
+        OwnedHeaders::new_with_capacity(pairs.len()),
+        |h, (key, value)| {
+            h.insert(Header {
+                key,
+                value: Some(*value),
+            })
+        },
+    )
 }
 
 async fn wait(future: DeliveryFuture) -> Result<(), SinkError> {

@@ -26,54 +26,91 @@ pub fn run(config: Option<&Path>) -> Result<ExitCode> {
     if sources.is_empty() {
         bail!("no webhook source configured: add [ingest.line], [ingest.meta], [ingest.x] or [ingest.generic] (see docs/sources.md)");
     }
-    crate::topics::ensure(&settings)?;
-    let registry = Registry::new();
-    let metrics = IngestMetrics::register(&registry).context("registering metrics")?;
-    let health = Health::new();
-    let shutdown = Shutdown::new();
-    let sink = Arc::new(
-        KafkaSink::new(
+    let process = IngestProcess::start(&settings)?;
+    let sink = process.sink.clone();
+    process.runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&settings.ingest.listen)
+            .await
+            .with_context(|| format!("binding the webhook server to {}", settings.ingest.listen))?;
+        info!(address = %listener.local_addr()?, sources = ?sources, "Webhook server listening");
+        process.serve_admin_and_watch_signals(&settings).await?;
+        let router = webhook::router(hooks, sink.clone(), process.metrics.clone());
+        webhook::serve(
+            listener,
+            router,
+            process.health.clone(),
+            process.shutdown.clone(),
+        )
+        .await
+        .context("serving webhooks")
+    })?;
+    process.finish(&settings)
+}
+
+/// What `ingest serve` and `ingest stream` share: topics checked, metrics on a registry of
+/// their own, the stage health for `/readyz`, shutdown, the producer and a runtime.
+#[derive(Debug)]
+pub struct IngestProcess {
+    pub registry: Registry,
+    pub metrics: IngestMetrics,
+    pub health: Arc<Health>,
+    pub shutdown: Shutdown,
+    pub sink: Arc<KafkaSink>,
+    pub runtime: tokio::runtime::Runtime,
+}
+
+impl IngestProcess {
+    pub fn start(settings: &Settings) -> Result<IngestProcess> {
+        crate::topics::ensure(settings)?;
+        let registry = Registry::new();
+        let metrics = IngestMetrics::register(&registry).context("registering metrics")?;
+        let health = Health::new();
+        let sink = KafkaSink::new(
             &settings.kafka,
             settings.ingest.recent_ids,
             metrics.clone(),
             health.clone(),
         )
-        .context("creating the ingest producer")?,
-    );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&settings.ingest.listen)
-            .await
-            .with_context(|| format!("binding the webhook server to {}", settings.ingest.listen))?;
-        info!(address = %listener.local_addr()?, sources = ?sources, "Webhook server listening");
+        .context("creating the ingest producer")?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        Ok(IngestProcess {
+            registry,
+            metrics,
+            health,
+            shutdown: Shutdown::new(),
+            sink: Arc::new(sink),
+            runtime,
+        })
+    }
+
+    /// Starts `/metrics`, `/livez`, `/readyz` (unless `[admin] listen` is empty) and the
+    /// SIGTERM/SIGINT handler. Call inside the runtime.
+    pub async fn serve_admin_and_watch_signals(&self, settings: &Settings) -> Result<()> {
         if !settings.admin.listen.is_empty() {
             serve_admin(
                 &settings.admin.listen,
-                registry.clone(),
-                vec![("ingest", health.clone())],
+                self.registry.clone(),
+                vec![("ingest", self.health.clone())],
             )
             .await?;
         }
-        tokio::spawn(watch_signals(shutdown.clone()));
-        let router = webhook::router(hooks, sink.clone(), metrics);
-        webhook::serve(listener, router, health, shutdown)
-            .await
-            .context("serving webhooks")
-    })?;
-    flush(&sink, Duration::from_secs(settings.kafka.shutdown_seconds))
-}
+        tokio::spawn(watch_signals(self.shutdown.clone()));
+        Ok(())
+    }
 
-/// Waits for whatever is still queued (records of requests that timed out), within the
-/// shutdown deadline.
-pub fn flush(sink: &KafkaSink, deadline: Duration) -> Result<ExitCode> {
-    match sink.flush(deadline) {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e) => {
-            warn!(error = %e, "Records still queued at exit; their senders were told to retry");
-            Ok(ExitCode::from(1))
+    /// Waits for whatever is still queued (records of requests that timed out), within the
+    /// shutdown deadline: exit 0 when everything is delivered, 1 otherwise.
+    pub fn finish(self, settings: &Settings) -> Result<ExitCode> {
+        let deadline = Duration::from_secs(settings.kafka.shutdown_seconds);
+        match self.sink.flush(deadline) {
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            Err(e) => {
+                warn!(error = %e, "Records still queued at exit; their senders were told to retry");
+                Ok(ExitCode::from(1))
+            }
         }
     }
 }

@@ -5,21 +5,17 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use earshot_ingest::settings::{read_secret, XRule};
 use earshot_ingest::stream::jetstream::JetstreamConfig;
 use earshot_ingest::stream::mastodon::{MastodonConfig, Timeline};
 use earshot_ingest::stream::x::{rules_for_terms, XStreamConfig, MAX_RULE_LENGTH};
 use earshot_ingest::stream::{self, CursorFile, StreamContext};
-use earshot_ingest::{IngestMetrics, KafkaSink};
-use earshot_kafka::{Health, Shutdown};
-use prometheus::Registry;
 
-use crate::commands::serve::{flush, problems_error};
-use crate::daemon::{init_logging, serve_admin, watch_signals};
+use crate::commands::serve::{problems_error, IngestProcess};
+use crate::daemon::init_logging;
 use crate::settings::{render_problems, Settings};
 
 /// The platforms `earshot ingest stream` follows.
@@ -44,42 +40,17 @@ pub fn run(config: Option<&Path>, source: StreamSource) -> Result<ExitCode> {
     let settings = Settings::load(config)?;
     init_logging(&settings.log);
     let client = client(&settings, source)?;
-    crate::topics::ensure(&settings)?;
-    let registry = Registry::new();
-    let metrics = IngestMetrics::register(&registry).context("registering metrics")?;
-    let health = Health::new();
-    let shutdown = Shutdown::new();
-    let sink = Arc::new(
-        KafkaSink::new(
-            &settings.kafka,
-            settings.ingest.recent_ids,
-            metrics.clone(),
-            health.clone(),
-        )
-        .context("creating the ingest producer")?,
-    );
+    let process = IngestProcess::start(&settings)?;
     let ctx = StreamContext {
-        sink: sink.clone(),
-        metrics,
-        health: health.clone(),
-        shutdown: shutdown.clone(),
+        sink: process.sink.clone(),
+        metrics: process.metrics.clone(),
+        health: process.health.clone(),
+        shutdown: process.shutdown.clone(),
         batch_events: settings.ingest.batch_posts,
         batch_wait: Duration::from_millis(settings.ingest.batch_ms),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        if !settings.admin.listen.is_empty() {
-            serve_admin(
-                &settings.admin.listen,
-                registry.clone(),
-                vec![("ingest", health)],
-            )
-            .await?;
-        }
-        tokio::spawn(watch_signals(shutdown.clone()));
+    process.runtime.block_on(async {
+        process.serve_admin_and_watch_signals(&settings).await?;
         let result = match client {
             Client::X(c) => stream::x::run(c, ctx).await,
             Client::Bluesky(c) => stream::jetstream::run(c, ctx).await,
@@ -87,7 +58,7 @@ pub fn run(config: Option<&Path>, source: StreamSource) -> Result<ExitCode> {
         };
         result.map_err(|e| anyhow!("{e}"))
     })?;
-    flush(&sink, Duration::from_secs(settings.kafka.shutdown_seconds))
+    process.finish(&settings)
 }
 
 fn client(settings: &Settings, source: StreamSource) -> Result<Client> {

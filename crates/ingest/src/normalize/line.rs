@@ -193,15 +193,10 @@ mod tests {
             {"timestamp":1},
             {"type":"message","timestamp":1,"webhookEventId":"E3","source":{"type":"user","userId":"U"},"message":{"id":"1","type":"text","text":"ok"}}]}"#;
         let items = parse(body.as_bytes(), now());
-        let codes: Vec<&str> = items
-            .iter()
-            .map(|i| match i {
-                Item::Reject(r) => r.code,
-                Item::Post(_) => "post",
-                Item::Skip(s) => s.as_str(),
-            })
-            .collect();
-        assert_eq!(codes, ["missing_field", "invalid_event", "post"]);
+        assert_eq!(
+            crate::normalize::kinds(&items),
+            ["missing_field", "invalid_event", "post"]
+        );
         let Item::Reject(r) = &items[0] else {
             unreachable!()
         };

@@ -488,14 +488,11 @@ mod tests {
             {"field":"feed","value":{"item":"comment","verb":"add","comment_id":"1","message":"x"}},
             {"value":{}},
             {"field":"feed","value":{"item":"comment","verb":"add","post_id":"P_1","message":"x"}}]}]}"#;
-        let codes: Vec<&str> = parse(body.as_bytes(), now())
-            .iter()
-            .map(|i| match i {
-                Item::Reject(r) => r.code,
-                _ => "other",
-            })
-            .collect();
-        assert_eq!(codes, ["missing_field", "invalid_event", "missing_field"]);
+        let items = parse(body.as_bytes(), now());
+        assert_eq!(
+            crate::normalize::kinds(&items),
+            ["missing_field", "invalid_event", "missing_field"]
+        );
         assert!(matches!(&parse(b"{}", now())[0], Item::Reject(r) if r.code == "invalid_payload"));
     }
 }
