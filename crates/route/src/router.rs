@@ -19,7 +19,7 @@ use crate::load::ConfigFile;
 use crate::matcher::{intent_mask, CompiledRule, Facts, Kind, NONE};
 use crate::output::{RouteOutput, Unrouted};
 use crate::spike::Detector;
-use crate::tables::{conversation_key, PostData, Tables};
+use crate::tables::{conversation_key, folding_key, PostData, Tables};
 use crate::{Diagnostics, Loaded};
 
 /// Watchlists the router tracks at most; posts naming more are routed but not counted.
@@ -215,8 +215,8 @@ impl Router {
             PostData::Borrowed(p) => *p,
             PostData::Owned(p) => p,
         };
-        let conversation = conversation_key(post);
-        if self.already_folded(post, &conversation) {
+        let fold_key = folding_key(post);
+        if self.already_folded(post, fold_key) {
             // A redelivery (platform retry, stream overlap, at-least-once replay): no ticket,
             // no revision, and not counted again towards a spike.
             self.stats.duplicates += 1;
@@ -235,7 +235,7 @@ impl Router {
         if self.steps.is_empty() {
             if suppressed {
                 self.stats.suppressed += 1;
-            } else if let Some(ticket) = self.fold_follow_up(&data, now) {
+            } else if let Some(ticket) = self.fold_follow_up(&data, fold_key, now) {
                 out.push(ticket);
             } else {
                 self.stats.unrouted += 1;
@@ -244,6 +244,7 @@ impl Router {
             }
             return;
         }
+        let conversation = conversation_key(post);
         let mut data = Some(data);
         for n in 0..self.steps.len() {
             let step = self.steps[n];
@@ -259,9 +260,14 @@ impl Router {
                 break;
             };
             let incident_id = incident.as_ref().map(|(_, id)| id.as_str());
-            let Some((key, reasons)) =
-                self.fold(post, now, step, n == 0, &conversation, incident_id)
-            else {
+            let Some((key, reasons)) = self.fold(
+                post,
+                now,
+                step,
+                n == 0,
+                (&conversation, fold_key),
+                incident_id,
+            ) else {
                 continue;
             };
             // The last ticket takes the post itself; earlier ones (fan-out) copy it.
@@ -287,8 +293,7 @@ impl Router {
     }
 
     /// Whether the post's conversation has an open ticket that already holds this post.
-    fn already_folded(&self, post: &ScoredPost, conversation: &str) -> bool {
-        let key = ids::hash128(&["fold/v1", conversation]);
+    fn already_folded(&self, post: &ScoredPost, key: u128) -> bool {
         self.folding
             .peek(key)
             .is_some_and(|open| open.has_post(&post.post.id))
@@ -298,7 +303,12 @@ impl Router {
     /// conversation: when the conversation has an open ticket, the post becomes its next
     /// revision instead of an unrouted record. Only posts with a conversation id qualify; the
     /// author fallback key is per watchlist, which such a post does not have.
-    fn fold_follow_up(&mut self, data: &PostData<'_>, now: DateTime<Utc>) -> Option<RouteOutput> {
+    fn fold_follow_up(
+        &mut self,
+        data: &PostData<'_>,
+        key: u128,
+        now: DateTime<Utc>,
+    ) -> Option<RouteOutput> {
         let post = match data {
             PostData::Borrowed(p) => *p,
             PostData::Owned(p) => p,
@@ -311,8 +321,6 @@ impl Router {
         {
             return None;
         }
-        let conversation = conversation_key(post);
-        let key = ids::hash128(&["fold/v1", &conversation]);
         let wm = self.watermark.unwrap_or(now);
         let open = self.folding.get_mut(key, wm)?;
         if open.has_post(&post.post.id) {
@@ -348,7 +356,9 @@ impl Router {
             PostData::Borrowed(p) => PostData::Borrowed(p),
             PostData::Owned(p) => PostData::Borrowed(p),
         };
-        let ticket = self.t.build(payload, now, open, conversation, reasons);
+        let ticket = self
+            .t
+            .build(payload, now, open, conversation_key(post), reasons);
         Some(RouteOutput::Ticket(Box::new(ticket)))
     }
 
@@ -464,7 +474,7 @@ impl Router {
         now: DateTime<Utc>,
         step: Step,
         primary: bool,
-        conversation: &str,
+        (conversation, conversation_fold_key): (&str, u128),
         incident: Option<&str>,
     ) -> Option<(u128, Vec<TicketReason>)> {
         // The first queue rule folds into the conversation's ticket whatever its queue;
@@ -474,7 +484,7 @@ impl Router {
         } else {
             u128::from(step.queue) + 1
         };
-        let key = ids::hash128(&["fold/v1", conversation]).wrapping_add(slot);
+        let key = conversation_fold_key.wrapping_add(slot);
         let wm = self.watermark.unwrap_or(now);
         let t = &self.t;
 
