@@ -91,10 +91,15 @@ enum Command {
         inputs: Vec<PathBuf>,
     },
     /// Publish posts (JSON lines from files or stdin) to the raw topic; invalid lines go to
-    /// the dead-letter topic.
+    /// the dead-letter topic. `ingest serve` and `ingest stream SOURCE` take posts from the
+    /// platforms instead.
+    #[command(args_conflicts_with_subcommands = true)]
     Ingest {
+        #[command(subcommand)]
+        live: Option<IngestCommand>,
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// Posts as JSON lines (a file named like a subcommand: `./serve`); stdin when none.
         inputs: Vec<PathBuf>,
     },
     /// Publish a file of posts to the raw topic, showing progress.
@@ -139,6 +144,22 @@ enum Command {
     Check {
         #[arg(long, short)]
         config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum IngestCommand {
+    /// Serve the platform webhooks (LINE, Meta, X, generic HMAC): verify each request's
+    /// signature, publish its posts, answer 200 once Kafka acknowledged them.
+    Serve {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Follow a platform's stream (x, bluesky, mastodon), resuming from the stored cursor.
+    Stream {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        source: commands::stream::StreamSource,
     },
 }
 
@@ -194,9 +215,19 @@ fn main() -> ExitCode {
             json,
             inputs,
         } => commands::demo::run(config.as_deref(), &inputs, json, false),
-        Command::Ingest { config, inputs } => {
-            commands::ingest::run(config.as_deref(), &inputs, false)
-        }
+        Command::Ingest {
+            live: Some(IngestCommand::Serve { config }),
+            ..
+        } => commands::serve::run(config.as_deref()),
+        Command::Ingest {
+            live: Some(IngestCommand::Stream { config, source }),
+            ..
+        } => commands::stream::run(config.as_deref(), source),
+        Command::Ingest {
+            live: None,
+            config,
+            inputs,
+        } => commands::ingest::run(config.as_deref(), &inputs, false),
         Command::Replay { config, file } => commands::ingest::run(config.as_deref(), &[file], true),
         Command::Analyze { config } => commands::pipeline::run(
             config.as_deref(),

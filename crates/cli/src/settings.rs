@@ -17,6 +17,8 @@ pub struct Settings {
     pub analyze: AnalyzeSettings,
     pub route: RouteSettings,
     pub kafka: earshot_kafka::KafkaSettings,
+    /// Webhook server and stream clients (`earshot ingest serve`, `earshot ingest stream`).
+    pub ingest: earshot_ingest::IngestSettings,
     pub admin: AdminSettings,
     pub log: LogSettings,
     /// The folder relative paths are resolved against.

@@ -1,7 +1,7 @@
 //! Ingest from JSON lines: each valid post is normalised to the Post schema (with
 //! `received_at` set) and published to the raw topic, keyed by its conversation; each invalid
-//! line goes to the dead-letter topic with its reason. Platform webhooks come later and will
-//! publish through the same [`Publisher`].
+//! line goes to the dead-letter topic with its reason. Platform webhooks and streams publish
+//! through `earshot_ingest::KafkaSink`, with the same headers.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -9,15 +9,15 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
-use earshot_kafka::{
-    client_config, ClientRole, KafkaSettings, Topics, DLQ_ERROR_CODE_HEADER, DLQ_REASON_HEADER,
-    DLQ_STAGE_HEADER, INGESTED_AT_HEADER, SCHEMA_HEADER, TRACE_HEADER,
-};
-use earshot_model::{Post, POST_SCHEMA_VERSION};
-use rdkafka::message::{Header, OwnedHeaders};
+use earshot_ingest::sink::{dead_letter_headers, post_headers};
+use earshot_kafka::{client_config, ClientRole, KafkaSettings, Topics};
+use earshot_model::Post;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
 use tracing::error;
+
+/// The `earshot-source` of posts read from files and stdin.
+const FILE_SOURCE: &str = "file";
 
 /// Counts of what a publisher did.
 #[derive(Debug, Default)]
@@ -94,19 +94,7 @@ impl Publisher {
                     Ok(p) => p,
                     Err(_) => return false,
                 };
-                let headers = OwnedHeaders::new_with_capacity(3)
-                    .insert(Header {
-                        key: SCHEMA_HEADER,
-                        value: Some(POST_SCHEMA_VERSION.to_string().as_bytes()),
-                    })
-                    .insert(Header {
-                        key: TRACE_HEADER,
-                        value: Some(post.id.as_bytes()),
-                    })
-                    .insert(Header {
-                        key: INGESTED_AT_HEADER,
-                        value: Some(now_ms.as_bytes()),
-                    });
+                let headers = post_headers(&post.id, &now_ms, FILE_SOURCE);
                 let key = post.conversation_key().to_string();
                 self.send(
                     BaseRecord::to(&self.topics.raw)
@@ -119,23 +107,7 @@ impl Publisher {
             }
             Err(e) => {
                 let reason = e.to_string();
-                let headers = OwnedHeaders::new_with_capacity(4)
-                    .insert(Header {
-                        key: DLQ_STAGE_HEADER,
-                        value: Some(b"ingest".as_slice()),
-                    })
-                    .insert(Header {
-                        key: DLQ_ERROR_CODE_HEADER,
-                        value: Some(e.code().as_bytes()),
-                    })
-                    .insert(Header {
-                        key: DLQ_REASON_HEADER,
-                        value: Some(reason.as_bytes()),
-                    })
-                    .insert(Header {
-                        key: INGESTED_AT_HEADER,
-                        value: Some(now_ms.as_bytes()),
-                    });
+                let headers = dead_letter_headers(e.code(), &reason, &now_ms, FILE_SOURCE);
                 self.send(
                     BaseRecord::<str, [u8]>::to(&self.topics.dlq)
                         .payload(line)
