@@ -110,7 +110,7 @@ impl Analyzer {
         self.model.as_ref()
     }
 
-    /// How many features the explanation lists per model decision (default 5; 0 for none,
+    /// How many features the explanation lists per model decision (default 3; 0 for none,
     /// which keeps scored records small and analysis fastest).
     pub fn with_explained_features(mut self, count: usize) -> Analyzer {
         self.explain_features = count;
@@ -173,7 +173,7 @@ impl Analyzer {
             sentiment,
             signals,
             model: None,
-            explain_features: 5,
+            explain_features: 3,
         })
     }
 
@@ -268,6 +268,29 @@ impl Analyzer {
             flags,
             model,
         }
+    }
+
+    /// Why the model gives `output` the probability it does for `post`, decided or not: the
+    /// `top` features that pushed toward it most. Empty without a model. For people asking
+    /// "why is this not a complaint?" (`earshot explain --why complaint`).
+    pub fn why(
+        &self,
+        post: &Post,
+        output: learned::Output,
+        top: usize,
+        scratch: &mut Scratch,
+    ) -> Vec<earshot_model::ModelFeature> {
+        let Some(model) = &self.model else {
+            return Vec::new();
+        };
+        let source = post.text.as_str();
+        self.lexical_pass(source, scratch);
+        let lang = match post.lang.as_deref() {
+            Some(lang) if !lang.is_empty() => lang.to_lowercase(),
+            _ => detect_lang(scratch.text.as_str()).to_string(),
+        };
+        self.extract_features(source, model.features(), lang.starts_with("ja"), scratch);
+        learned::why(model, &scratch.features, &scratch.text, output, top)
     }
 
     /// The learned model's features of `text` under `config`, whether or not this

@@ -412,9 +412,16 @@ impl fmt::Display for Report {
         }
         rows(f, "intents", &intents)?;
         rows(f, "flags", &self.flags)?;
-        for (name, exact) in [("intents_exact", self.intents_exact), ("flags_exact", self.flags_exact)] {
+        for (name, exact) in [
+            ("intents_exact", self.intents_exact),
+            ("flags_exact", self.flags_exact),
+        ] {
             if let Some((same, of)) = exact {
-                writeln!(f, "{name:<14} {:.3}   ({same} of {of} examples: every label right)", ratio(same, of))?;
+                writeln!(
+                    f,
+                    "{name:<14} {:.3}   ({same} of {of} examples: every label right)",
+                    ratio(same, of)
+                )?;
             }
         }
         Ok(())

@@ -81,7 +81,7 @@ pub(crate) fn decide(
     let mut flags = Vec::new();
     let mut decided = vec![Output::of_sentiment(label)];
     for output in Output::BINARY {
-        if p.probability(output) < model.threshold(output) {
+        if p.probability(output) < model.threshold(output) || contradicted(&p, output) {
             continue;
         }
         decided.push(output);
@@ -96,19 +96,9 @@ pub(crate) fn decide(
     }
     let mut explained = Vec::new();
     if explain > 0 {
-        for output in decided {
-            for share in model.explain(features, &p, output, explain) {
-                let (start, end) = span(&share.feature.origin)
-                    .map(|(a, b)| text.source_span(a as usize, b as usize))
-                    .unzip();
-                explained.push(ModelFeature {
-                    decision: output.as_str().to_string(),
-                    feature: describe(&share.feature.origin, text.as_str()),
-                    weight: round3(share.contribution),
-                    start,
-                    end,
-                });
-            }
+        let lists = model.explain_each(features, &p, &decided, explain);
+        for (output, shares) in decided.iter().zip(lists) {
+            explained.extend(shares.iter().map(|s| readable(*output, s, text)));
         }
     }
     let r = |output| round3(p.probability(output));
@@ -139,6 +129,50 @@ pub(crate) fn decide(
     }
 }
 
+/// The features that pushed `output` most for these features, whatever was decided.
+pub(crate) fn why(
+    model: &Model,
+    features: &[Feature],
+    text: &Normalized,
+    output: Output,
+    top: usize,
+) -> Vec<ModelFeature> {
+    let p = model.predict(features);
+    model
+        .explain(features, &p, output, top)
+        .iter()
+        .map(|s| readable(output, s, text))
+        .collect()
+}
+
+/// A feature's share in a decision, for the analysis: described, placed in the original
+/// text through `text`'s offset map.
+fn readable(output: Output, share: &model::Share, text: &Normalized) -> ModelFeature {
+    let (start, end) = span(&share.feature.origin)
+        .map(|(a, b)| text.source_span(a as usize, b as usize))
+        .unzip();
+    ModelFeature {
+        decision: output.as_str().to_string(),
+        feature: describe(&share.feature.origin, text.as_str()),
+        weight: round3(share.contribution),
+        start,
+        end,
+    }
+}
+
+/// Complaint and praise pull opposite ways: below even odds, the less likely of the two is
+/// not reported next to the other (a thank-you is not also a complaint because the model
+/// hedges on polite words; a post that is truly both has both above even odds).
+fn contradicted(p: &Prediction, output: Output) -> bool {
+    let rival = match output {
+        Output::Complaint => Output::Praise,
+        Output::Praise => Output::Complaint,
+        _ => return false,
+    };
+    let (mine, theirs) = (p.probability(output), p.probability(rival));
+    mine < 0.5 && theirs > mine
+}
+
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0 + 0.0
 }
@@ -159,12 +193,21 @@ fn span(origin: &Origin) -> Option<(u32, u32)> {
 /// `lexicon: positive words inside a complaint (sarcasm)`.
 pub fn describe(origin: &Origin, normalized: &str) -> String {
     let text = |start: u32, end: u32| normalized.get(start as usize..end as usize).unwrap_or("");
+    // Built with push_str rather than format!: this runs for every explained feature.
+    let quoted = |kind: &str, start: u32, end: u32, after: &str| {
+        let t = text(start, end);
+        let mut s = String::with_capacity(kind.len() + t.len() + after.len() + 3);
+        s.push_str(kind);
+        s.push_str(" \"");
+        s.push_str(t);
+        s.push('"');
+        s.push_str(after);
+        s
+    };
     match *origin {
-        Origin::Word { start, end } => format!("word \"{}\"", text(start, end)),
-        Origin::NegatedWord { start, end } => {
-            format!("word \"{}\" under negation", text(start, end))
-        }
-        Origin::WordPair { start, end } => format!("words \"{}\"", text(start, end)),
+        Origin::Word { start, end } => quoted("word", start, end, ""),
+        Origin::NegatedWord { start, end } => quoted("word", start, end, " under negation"),
+        Origin::WordPair { start, end } => quoted("words", start, end, ""),
         Origin::Token { start, end } => {
             let t = text(start, end);
             if t.starts_with('@') {
@@ -176,18 +219,44 @@ pub fn describe(origin: &Origin, normalized: &str) -> String {
             }
         }
         Origin::Chars { start, end, anchor } => {
-            let where_ = match anchor {
+            let after = match anchor {
                 features::Anchor::None => "",
                 features::Anchor::Start => " at the start",
                 features::Anchor::End => " at the end",
             };
-            format!("characters \"{}\"{where_}", text(start, end))
+            quoted("characters", start, end, after)
         }
         Origin::Stacked(feature) => feature.describe().to_string(),
-        Origin::Lexicon { feature, lang } => match lang {
-            None => format!("lexicon: {}", feature.describe()),
-            Some(crate::Lang::Ja) => format!("lexicon: {} (in Japanese)", feature.describe()),
-            Some(_) => format!("lexicon: {} (in English)", feature.describe()),
-        },
+        Origin::Lexicon { feature, lang } => {
+            let suffix = match lang {
+                None => "",
+                Some(crate::Lang::Ja) => " (in Japanese)",
+                Some(_) => " (in English)",
+            };
+            let mut s = String::from("lexicon: ");
+            s.push_str(feature.describe());
+            s.push_str(suffix);
+            s
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn complaint_and_praise_below_even_odds_give_way_to_each_other() {
+        let p = |complaint, praise| Prediction {
+            sentiment: [0.3, 0.0, 0.7],
+            binary: [complaint, 0.0, 0.0, 0.0, praise, 0.0, 0.0],
+        };
+        assert!(contradicted(&p(0.4, 0.8), Output::Complaint));
+        assert!(!contradicted(&p(0.4, 0.8), Output::Praise));
+        assert!(
+            !contradicted(&p(0.6, 0.8), Output::Complaint),
+            "both likely: both stay"
+        );
+        assert!(!contradicted(&p(0.4, 0.8), Output::Question));
     }
 }

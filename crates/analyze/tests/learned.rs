@@ -73,7 +73,7 @@ fn ordinary_posts_keep_their_meaning() {
     let cases: [(&str, SentimentLabel, &[Intent], &[Flag]); 6] = [
         ("Thanks so much, the engineer fixed it in ten minutes!", SentimentLabel::Positive, &[Intent::Praise], &[]),
         ("How do I add a second line to my plan?", SentimentLabel::Neutral, &[Intent::Question], &[]),
-        ("店員さんの説明がとても分かりやすかったです。ありがとうございました", SentimentLabel::Positive, &[Intent::Praise], &[]),
+        ("修理が一日で終わって助かりました。丁寧な対応ありがとうございました", SentimentLabel::Positive, &[Intent::Praise], &[]),
         ("機種変更の予約ってオンラインでできますか", SentimentLabel::Neutral, &[Intent::Question], &[]),
         ("【公式】年末年始の営業時間のお知らせです。詳しくは公式サイトをご覧ください", SentimentLabel::Neutral, &[Intent::Other], &[]),
         ("Your account has been suspended. Verify your card details within 24 hours: http://secure-verify-login.top/acct", SentimentLabel::Neutral, &[Intent::Other], &[Flag::Scam]),
@@ -334,7 +334,7 @@ fn feature_hashes_are_stable() {
     );
 }
 
-const EXPECTED_ROWS: [u32; 8] = [234163, 2290, 12114, 108986, 213927, 163210, 183129, 240549];
+const EXPECTED_ROWS: [u32; 8] = [234163, 2290, 56545, 63763, 32248, 127855, 219906, 206817];
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(500))]

@@ -40,6 +40,10 @@ enum Command {
         /// Print the analysis as JSON instead of a readable report.
         #[arg(long)]
         json: bool,
+        /// Also list what pushed the model toward this output, decided or not (negative,
+        /// neutral, positive, complaint, question, request, outage, praise, scam, spam).
+        #[arg(long)]
+        why: Vec<String>,
         /// The text to explain.
         text: String,
     },
@@ -194,9 +198,12 @@ fn main() -> ExitCode {
         Command::Score { config, input } => {
             commands::score::run(config.as_deref(), input.as_deref())
         }
-        Command::Explain { config, json, text } => {
-            commands::explain::run(config.as_deref(), json, &text)
-        }
+        Command::Explain {
+            config,
+            json,
+            why,
+            text,
+        } => commands::explain::run(config.as_deref(), json, &why, &text),
         Command::Eval {
             config,
             model,

@@ -81,7 +81,7 @@ impl Default for AnalyzeSettings {
             sentiment: SentimentParams::default(),
             signals: SignalParams::default(),
             model: ModelChoice::Builtin,
-            explain_features: 5,
+            explain_features: 3,
         }
     }
 }

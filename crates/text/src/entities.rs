@@ -35,18 +35,34 @@ pub fn find_entities(text: &str, out: &mut Entities) {
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        if !matches!(b, b'h' | b'w' | b'@' | b'#') {
+        if !(b.is_ascii_alphanumeric() || b == b'@' || b == b'#') {
             i += 1;
             continue;
         }
         let prev = text[..i].chars().next_back();
         let at_word_start = prev.is_none_or(|c| !is_word_char(c) && c != '/' && c != '&');
-        if (b == b'h' || b == b'w') && at_word_start {
-            if let Some(len) = url_len(&text[i..]) {
+        // Japanese writes links straight after kana (`こちらhttps://…`): only ASCII word
+        // characters and URL punctuation before a letter keep it from starting a link.
+        let at_link_start = prev.is_none_or(|c| {
+            !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '&' | '@'))
+        });
+        if b.is_ascii_alphanumeric() && at_link_start {
+            // `www.` and schemes first; then a bare domain (`secure-login.top/verify`), which
+            // phishing posts favour.
+            let link = url_len(&text[i..]).or_else(|| bare_domain_len(&text[i..]));
+            if let Some(len) = link {
                 out.urls.push((i, i + len));
                 i += len;
                 continue;
             }
+        }
+        if b.is_ascii_alphanumeric() {
+            // The rest of an ASCII word cannot start an entity.
+            i += bytes[i..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+                .count();
+            continue;
         }
         if (b == b'@' || b == b'#') && at_word_start {
             let body = &text[i + 1..];
@@ -75,6 +91,57 @@ pub fn find_entities(text: &str, out: &mut Entities) {
         }
         i += text[i..].chars().next().map_or(1, char::len_utf8);
     }
+}
+
+/// Top-level domains a bare domain must end with to count as a link: the common generic
+/// ones, those phishing favours, and country codes, so that `e.g.` or `Node.js` do not.
+const TOP_LEVEL_DOMAINS: &[&str] = &[
+    "com", "net", "org", "info", "biz", "io", "co", "me", "ly", "app", "dev", "xyz", "top", "shop",
+    "site", "online", "link", "club", "live", "store", "tech", "icu", "vip", "cc", "tk", "ml",
+    "ga", "cf", "gq", "work", "click", "buzz", "fun", "space", "website", "email", "support",
+    "help", "today", "life", "world", "pro", "mobi", "asia", "jp", "us", "uk", "de", "fr", "cn",
+    "ru", "in", "au", "ca", "br", "kr", "tw", "hk", "sg", "gift", "delivery", "money", "bank",
+    "page", "ink", "cam", "rest", "bond", "cyou", "sbs",
+];
+
+/// The length of a domain without a scheme at the start of `s` (`bit.ly/x`,
+/// `hoshizora-gift.example.net/?c=1`): labels of letters, digits and hyphens joined by
+/// dots, ending in a known top-level domain, then an optional path.
+fn bare_domain_len(s: &str) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let label = |from: usize| {
+        bytes[from..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric() || **c == b'-')
+            .count()
+    };
+    let mut end = label(0);
+    let mut labels = 1;
+    let mut last = (0, end);
+    while end > 0 && bytes.get(end) == Some(&b'.') {
+        let next = label(end + 1);
+        if next == 0 {
+            break;
+        }
+        last = (end + 1, end + 1 + next);
+        end += 1 + next;
+        labels += 1;
+    }
+    let tld = &s[last.0..last.1];
+    if labels < 2 || !TOP_LEVEL_DOMAINS.contains(&tld) {
+        return None;
+    }
+    if matches!(bytes.get(end), Some(b'/' | b'?')) {
+        let path = s[end..]
+            .chars()
+            .take_while(|&c| c.is_ascii_graphic() && c != '"' && c != '<' && c != '>')
+            .map(char::len_utf8)
+            .sum::<usize>();
+        let trimmed =
+            s[end..end + path].trim_end_matches(['.', ',', ')', '!', '?', ';', ':', '\'']);
+        end += trimmed.len();
+    }
+    Some(end)
 }
 
 fn url_len(s: &str) -> Option<usize> {
@@ -115,6 +182,22 @@ mod tests {
             text.find("example").unwrap(),
             text.find("example").unwrap() + 7
         ));
+    }
+
+    #[test]
+    fn bare_domains_are_links_but_abbreviations_are_not() {
+        let text = "verify at secure-login.top/acct?id=3. or bit.ly/abc, e.g. Node.js v1.5 ok.jp mail@x.jp 詳しくはsorapay-gift.example.netへ";
+        let mut e = Entities::default();
+        find_entities(text, &mut e);
+        assert_eq!(
+            texts(text, &e.urls),
+            [
+                "secure-login.top/acct?id=3",
+                "bit.ly/abc",
+                "ok.jp",
+                "sorapay-gift.example.net"
+            ]
+        );
     }
 
     #[test]

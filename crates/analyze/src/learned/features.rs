@@ -15,8 +15,10 @@
 //!   language — so what is learned from plentiful English data carries over to Japanese
 //!   through the shared copy while each language keeps its own corrections.
 //!
-//! Hashing is xxh3 with a fixed seed per feature kind: the same text gives the same buckets
-//! on every platform, so a model trained anywhere runs anywhere.
+//! Hashing is xxh3 with a fixed seed per feature kind for words, and for character n-grams a
+//! rolling combination of per-character hashes (each character is hashed once, each n-gram
+//! is one multiply-and-mix away from the one before): integer arithmetic only, so the same
+//! text gives the same buckets on every platform and a model trained anywhere runs anywhere.
 
 use earshot_text::script::{is_cjk, is_spaced_word_char};
 use earshot_text::{Entities, Normalized};
@@ -472,10 +474,7 @@ impl Words {
         });
         if config.word_ngrams >= 2 {
             if let Some((previous, previous_start)) = self.previous {
-                let pair = xxh3_64_with_seed(
-                    &[previous.to_le_bytes(), hash.to_le_bytes()].concat(),
-                    seed::PAIR,
-                );
+                let pair = combine(combine(seed::PAIR, previous), hash);
                 out.push(Feature {
                     row: config.bucket(pair),
                     value: 1.0,
@@ -515,70 +514,79 @@ fn is_negation(word: &str) -> bool {
 /// and its first and last one and two characters, marked as such.
 fn cjk_run(config: &FeatureConfig, run: &str, at: usize, out: &mut Vec<Feature>) {
     let n = usize::from(config.char_ngrams);
-    // The starts of the last three characters: every gram is a slice of `run`.
+    // For the last three characters: where each starts, and the hash of the gram that ends
+    // at the current character and starts there.
     let mut starts = [0usize; 3];
+    let mut grams = [0u64; 3];
     let mut count = 0usize;
+    let (mut first_two, mut last_two) = ([0u64; 2], [0u64; 2]);
+    let (mut first_ends, mut last_starts) = ([0usize; 2], [0usize; 2]);
     for (i, c) in run.char_indices() {
         let end = i + c.len_utf8();
-        starts.rotate_left(1);
-        starts[2] = i;
+        let own = mix(u64::from(c) ^ seed::CHARS);
+        // Grams ending here: the 1-gram, then each longer one extends the previous start's.
+        grams = [own, combine(grams[0], own), combine(grams[1], own)];
+        starts.rotate_right(1);
+        starts[0] = i;
         count += 1;
         for len in 1..=n.min(count) {
-            let gram = Gram {
-                from: starts[3 - len],
-                to: end,
-                anchor: Anchor::None,
-            };
-            gram.push(config, run, at, out);
+            let (from, hash) = (starts[len - 1], grams[len - 1]);
+            push_gram(config, hash, at, from, end, Anchor::None, out);
         }
+        if count <= 2 {
+            first_two[count - 1] = grams[count - 1];
+            first_ends[count - 1] = end;
+        }
+        last_two = [own, if count >= 2 { grams[1] } else { own }];
+        last_starts = [i, if count >= 2 { starts[1] } else { i }];
     }
-    let mut heads = run.char_indices().map(|(i, c)| i + c.len_utf8());
-    let mut tails = run.char_indices().rev().map(|(i, _)| i);
-    for _ in 0..count.min(2) {
-        if let (Some(head), Some(tail)) = (heads.next(), tails.next()) {
-            Gram {
-                from: 0,
-                to: head,
-                anchor: Anchor::Start,
-            }
-            .push(config, run, at, out);
-            Gram {
-                from: tail,
-                to: run.len(),
-                anchor: Anchor::End,
-            }
-            .push(config, run, at, out);
-        }
+    for len in 1..=count.min(2) {
+        let head = combine(seed::CHARS_START, first_two[len - 1]);
+        push_gram(config, head, at, 0, first_ends[len - 1], Anchor::Start, out);
+        let tail = combine(seed::CHARS_END, last_two[len - 1]);
+        push_gram(
+            config,
+            tail,
+            at,
+            last_starts[len - 1],
+            run.len(),
+            Anchor::End,
+            out,
+        );
     }
 }
 
-/// A character n-gram: a byte range of its run.
-struct Gram {
+fn push_gram(
+    config: &FeatureConfig,
+    hash: u64,
+    at: usize,
     from: usize,
     to: usize,
     anchor: Anchor,
+    out: &mut Vec<Feature>,
+) {
+    out.push(Feature {
+        row: config.bucket(hash),
+        value: 1.0,
+        origin: Origin::Chars {
+            start: (at + from) as u32,
+            end: (at + to) as u32,
+            anchor,
+        },
+    });
 }
 
-impl Gram {
-    fn push(&self, config: &FeatureConfig, run: &str, at: usize, out: &mut Vec<Feature>) {
-        let Some(text) = run.get(self.from..self.to) else {
-            return;
-        };
-        let seed = match self.anchor {
-            Anchor::None => seed::CHARS,
-            Anchor::Start => seed::CHARS_START,
-            Anchor::End => seed::CHARS_END,
-        };
-        out.push(Feature {
-            row: config.bucket(xxh3_64_with_seed(text.as_bytes(), seed)),
-            value: 1.0,
-            origin: Origin::Chars {
-                start: (at + self.from) as u32,
-                end: (at + self.to) as u32,
-                anchor: self.anchor,
-            },
-        });
-    }
+/// A 64-bit finaliser (the one of SplitMix64): every input bit affects every output bit.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The hash of a sequence from the hash of its prefix and of its next element (order
+/// matters: `combine(a, b) != combine(b, a)`).
+fn combine(prefix: u64, next: u64) -> u64 {
+    mix(prefix.rotate_left(23) ^ next.wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
 /// The lexicon features' values, indexed like [`Dense::ALL`].
@@ -663,8 +671,18 @@ fn dense_values(t: &str, entities: &Entities, lexical: &Lexical<'_>) -> [f32; De
     set(Dense::PraiseCues, cue(Intent::Praise));
     set(Dense::UrgencyCues, urgency.min(2.0));
 
-    let questions = t.matches('?').count();
-    let exclamations = t.matches('!').count();
+    // One pass for the punctuation, length and digit counts the features below need.
+    let (mut questions, mut exclamations, mut chars, mut digits) = (0usize, 0usize, 0usize, false);
+    for b in t.bytes() {
+        match b {
+            b'?' => questions += 1,
+            b'!' => exclamations += 1,
+            b'0'..=b'9' => digits = true,
+            _ => {}
+        }
+        // Count characters by their first byte.
+        chars += usize::from(b & 0xC0 != 0x80);
+    }
     set(Dense::QuestionMark, f64::from(u8::from(questions > 0)));
     set(Dense::Exclamations, exclamations.min(4) as f64 / 4.0);
     set(
@@ -680,8 +698,8 @@ fn dense_values(t: &str, entities: &Entities, lexical: &Lexical<'_>) -> [f32; De
             entities.mentions.first().is_some_and(|m| m.0 == 0),
         )),
     );
-    let duration = has_duration(t);
-    let amount = has_amount(t);
+    let duration = digits && has_duration(t);
+    let amount = digits && has_amount(t);
     set(Dense::Duration, f64::from(u8::from(duration)));
     set(Dense::Amount, f64::from(u8::from(amount)));
     let complaint_cues = cue(Intent::Complaint) + cue(Intent::Outage);
@@ -695,7 +713,7 @@ fn dense_values(t: &str, entities: &Entities, lexical: &Lexical<'_>) -> [f32; De
         positive * f64::from(u8::from(duration)),
     );
     set(Dense::PositiveAndNegative, positive * neg.min(1.0));
-    set(Dense::Length, ln1p(t.chars().count() as f64) / 6.0);
+    set(Dense::Length, ln1p(chars as f64) / 6.0);
     v
 }
 

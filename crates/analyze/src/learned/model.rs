@@ -208,7 +208,14 @@ pub struct TrainingCard {
     pub l1: f64,
     pub l2: f64,
     pub validation_fraction: f64,
+    /// Runs averaged (1: a single run).
+    #[serde(default = "one")]
+    pub average: u32,
     pub examples: usize,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// Metrics of one source's held-out rows, by name (`sentiment_accuracy`, `complaint_f1`, …).
@@ -341,9 +348,9 @@ impl Model {
 
     /// The features that pushed `output` most, largest first: for a sentiment class, what
     /// raised it over the other two classes on average; for a yes/no output, what raised its
-    /// log-odds. Only features that pushed toward the output are listed.
-    /// `prediction` is the model's prediction for these features (the stacked features of
-    /// the yes/no outputs are explained too).
+    /// log-odds. Only features that pushed toward the output are listed. `prediction` is the
+    /// model's prediction for these features (the stacked features of the yes/no outputs
+    /// are explained too).
     pub fn explain(
         &self,
         features: &[Feature],
@@ -351,39 +358,96 @@ impl Model {
         output: Output,
         top: usize,
     ) -> Vec<Share> {
-        let column = output as usize;
-        let stacked = match output.binary_index() {
-            Some(_) => self.stacked(&prediction.sentiment).to_vec(),
-            None => Vec::new(),
-        };
-        let mut shares: Vec<Share> = features
-            .iter()
-            .chain(&stacked)
-            .filter_map(|f| {
-                let row = self.row(f.row)?;
-                let mut w = f64::from(row[column]);
-                if output.binary_index().is_none() {
-                    let others: f64 = Output::SENTIMENT
-                        .iter()
-                        .filter(|&&o| o != output)
-                        .map(|&o| f64::from(row[o as usize]))
-                        .sum();
-                    w -= others / 2.0;
+        self.explain_each(features, prediction, &[output], top)
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// [`Model::explain`] for several outputs in one pass over the features (each weight row
+    /// is read once): one list per output, in the order given.
+    pub fn explain_each(
+        &self,
+        features: &[Feature],
+        prediction: &Prediction,
+        outputs: &[Output],
+        top: usize,
+    ) -> Vec<Vec<Share>> {
+        let mut best: Vec<TopShares> = outputs.iter().map(|_| TopShares::new(top)).collect();
+        if top > 0 {
+            let stacked = self.stacked(&prediction.sentiment);
+            let binary_wanted = outputs.iter().any(|o| o.binary_index().is_some());
+            let stacked = if binary_wanted { &stacked[..] } else { &[] };
+            for f in features.iter().chain(stacked) {
+                let Some(row) = self.row(f.row) else {
+                    continue;
+                };
+                let is_stacked = matches!(f.origin, Origin::Stacked(_));
+                for (output, list) in outputs.iter().zip(&mut best) {
+                    let column = *output as usize;
+                    let w = if output.binary_index().is_some() {
+                        row[column]
+                    } else if is_stacked {
+                        // The stacked rows feed only the yes/no outputs.
+                        continue;
+                    } else {
+                        // The class's weight over the mean of the other two.
+                        1.5 * row[column] - (row[0] + row[1] + row[2]) / 2.0
+                    };
+                    list.offer(f, w * f.value);
                 }
-                let contribution = w * f64::from(f.value);
-                (contribution > 0.0).then_some(Share {
-                    feature: *f,
-                    contribution,
-                })
-            })
-            .collect();
-        let by_size = |a: &Share, b: &Share| b.contribution.total_cmp(&a.contribution);
-        if shares.len() > top && top > 0 {
-            shares.select_nth_unstable_by(top - 1, by_size);
+            }
         }
-        shares.truncate(top);
-        shares.sort_by(by_size);
-        shares
+        best.into_iter().map(TopShares::into_sorted).collect()
+    }
+}
+
+/// The `top` largest positive contributions offered, kept without sorting until the end.
+struct TopShares {
+    top: usize,
+    shares: Vec<Share>,
+    /// The smallest kept contribution once the list is full: most offers are below it.
+    floor: f32,
+}
+
+impl TopShares {
+    fn new(top: usize) -> TopShares {
+        TopShares {
+            top,
+            shares: Vec::with_capacity(top),
+            floor: 0.0,
+        }
+    }
+
+    fn offer(&mut self, feature: &Feature, contribution: f32) {
+        if contribution <= self.floor || self.top == 0 {
+            return;
+        }
+        let share = Share {
+            feature: *feature,
+            contribution: f64::from(contribution),
+        };
+        if self.shares.len() < self.top {
+            self.shares.push(share);
+        } else if let Some(smallest) = self
+            .shares
+            .iter_mut()
+            .min_by(|a, b| a.contribution.total_cmp(&b.contribution))
+        {
+            *smallest = share;
+        }
+        if self.shares.len() == self.top {
+            self.floor = self
+                .shares
+                .iter()
+                .map(|s| s.contribution as f32)
+                .fold(f32::INFINITY, f32::min);
+        }
+    }
+
+    fn into_sorted(mut self) -> Vec<Share> {
+        self.shares
+            .sort_by(|a, b| b.contribution.total_cmp(&a.contribution));
+        self.shares
     }
 }
 

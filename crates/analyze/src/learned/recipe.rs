@@ -73,6 +73,9 @@ pub struct ModelSection {
     /// Share of every trainable source held out for validation.
     #[serde(default = "defaults::validation")]
     pub validation: f64,
+    /// Training runs, each with its own example order, whose weights are averaged.
+    #[serde(default = "defaults::average")]
+    pub average: u32,
 }
 
 mod defaults {
@@ -105,6 +108,9 @@ mod defaults {
     }
     pub fn validation() -> f64 {
         0.1
+    }
+    pub fn average() -> u32 {
+        1
     }
     pub fn weight() -> f64 {
         1.0
@@ -229,6 +235,9 @@ impl Recipe {
                 problem(format!("[model] {name} = {value} is out of range"));
             }
         }
+        if m.average == 0 || m.average > 20 {
+            problem(format!("[model] average = {} (must be 1 to 20)", m.average));
+        }
         if m.epochs == 0 || m.epochs > 100 {
             problem(format!("[model] epochs = {} (must be 1 to 100)", m.epochs));
         }
@@ -273,6 +282,7 @@ impl Recipe {
             l1: m.l1,
             l2: m.l2,
             validation_fraction: m.validation,
+            average: m.average,
             features: FeatureConfig {
                 bits: m.bits,
                 word_ngrams: m.word_ngrams,

@@ -4,19 +4,35 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use earshot_analyze::explain;
+use earshot_analyze::learned::Output;
+use earshot_analyze::{explain, Scratch};
 use earshot_model::Post;
 
 use crate::settings::analyzer_from;
 
-pub fn run(config: Option<&Path>, json: bool, text: &str) -> Result<ExitCode> {
+pub fn run(config: Option<&Path>, json: bool, why: &[String], text: &str) -> Result<ExitCode> {
+    let outputs = why
+        .iter()
+        .map(|w| Output::parse(w).ok_or_else(|| anyhow::anyhow!("--why {w:?}: not one of negative, neutral, positive, complaint, question, request, outage, praise, scam, spam")))
+        .collect::<Result<Vec<_>>>()?;
     let analyzer = analyzer_from(config)?;
     let post = Post {
         id: "explain".into(),
         text: text.to_string(),
         ..Post::default()
     };
-    let analysis = analyzer.analyze(&post);
+    let mut analysis = analyzer.analyze(&post);
+    let mut scratch = Scratch::new();
+    if let Some(model) = analysis.model.as_mut() {
+        for output in outputs {
+            let decided = model.features.iter().any(|f| f.decision == output.as_str());
+            if !decided {
+                model
+                    .features
+                    .extend(analyzer.why(&post, output, 5, &mut scratch));
+            }
+        }
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&analysis)?);
     } else {
