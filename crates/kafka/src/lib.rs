@@ -42,4 +42,4 @@ pub use metrics::Metrics;
 pub use offsets::OffsetTracker;
 pub use record::*;
 pub use runner::{client_config, run_stage, ClientRole, Health, Shutdown, StageReport, StageSpec};
-pub use settings::{DeliveryMode, Groups, KafkaSettings, Topics};
+pub use settings::{DeliveryMode, Groups, InternalErrorPolicy, KafkaSettings, Topics};

@@ -17,7 +17,9 @@
 //! `transaction_ms`. A revoke aborts the open transaction; its records are redelivered to
 //! the partition's next owner.
 
+use std::any::Any;
 use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -34,7 +36,7 @@ use tracing::{debug, error, info, warn};
 use crate::metrics::Metrics;
 use crate::offsets::OffsetTracker;
 use crate::record::*;
-use crate::settings::{DeliveryMode, KafkaSettings};
+use crate::settings::{DeliveryMode, InternalErrorPolicy, KafkaSettings};
 use crate::StageError;
 
 /// What a stage reports to the admin endpoints: readiness and liveness.
@@ -525,7 +527,32 @@ pub fn run_stage<P: Processor>(
                     .ingested_at_ms
                     .or(input.timestamp_ms)
                     .unwrap_or_else(now_ms);
-                if let Err(reject) = processor.process(&input, &mut outputs) {
+                let outcome = match process_caught(&mut processor, &input, &mut outputs) {
+                    Ok(outcome) => outcome,
+                    Err(panic) => {
+                        error!(stage, topic = input.topic, partition = input.partition, offset = input.offset, panic = %panic, "Processing a record panicked (a bug in Earshot)");
+                        metrics
+                            .errors
+                            .with_label_values(&[stage, "internal_error"])
+                            .inc();
+                        if settings.on_internal_error == InternalErrorPolicy::Stop {
+                            if !exactly_once {
+                                lock(&tracker).fail(input.partition, input.offset);
+                            }
+                            break Err(StageError::Internal {
+                                topic: input.topic.to_string(),
+                                partition: input.partition,
+                                offset: input.offset,
+                                message: panic,
+                            });
+                        }
+                        Err(Reject::new(
+                            "internal_error",
+                            format!("processing panicked: {panic}"),
+                        ))
+                    }
+                };
+                if let Err(reject) = outcome {
                     warn!(stage, code = reject.code, reason = %reject.reason, partition = input.partition, offset = input.offset, "Record sent to the dead-letter topic");
                     metrics
                         .dead_letters
@@ -579,6 +606,7 @@ pub fn run_stage<P: Processor>(
                 &mut outputs,
                 exactly_once,
                 &in_transaction,
+                (stage, metrics, settings.on_internal_error),
             )?;
         }
         // Stored offsets are committed once a second; storing them more often than every
@@ -600,6 +628,7 @@ pub fn run_stage<P: Processor>(
             &mut outputs,
             exactly_once,
             &in_transaction,
+            (stage, metrics, settings.on_internal_error),
         )?;
     }
     if exactly_once {
@@ -726,15 +755,35 @@ fn commit_transaction(
     Ok(())
 }
 
+/// Lets the processor produce what time produces; a panic there is logged and counted, and
+/// stops the stage only under `on_internal_error = "stop"` (there is no record to
+/// dead-letter).
 fn tick<P: Processor>(
     processor: &mut P,
     producer: &StageProducer,
     outputs: &mut Vec<Output>,
     exactly_once: bool,
     in_transaction: &AtomicBool,
+    (stage, metrics, policy): (&str, &Metrics, InternalErrorPolicy),
 ) -> Result<(), StageError> {
     outputs.clear();
-    processor.tick(outputs);
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| processor.tick(outputs))) {
+        let message = panic_message(panic.as_ref());
+        error!(stage, panic = %message, "A periodic task panicked (a bug in Earshot)");
+        metrics
+            .errors
+            .with_label_values(&[stage, "internal_error"])
+            .inc();
+        outputs.clear();
+        if policy == InternalErrorPolicy::Stop {
+            return Err(StageError::Internal {
+                topic: String::new(),
+                partition: -1,
+                offset: -1,
+                message,
+            });
+        }
+    }
     if outputs.is_empty() {
         return Ok(());
     }
@@ -821,12 +870,54 @@ fn dead_letter(
     output.headers = vec![
         (DLQ_STAGE_HEADER, stage.to_string()),
         (DLQ_ERROR_CODE_HEADER, reject.code.to_string()),
-        (DLQ_REASON_HEADER, reject.reason.clone()),
+        (DLQ_REASON_HEADER, clip(&reject.reason, MAX_REASON_BYTES)),
         (DLQ_TOPIC_HEADER, input.topic.to_string()),
         (DLQ_PARTITION_HEADER, input.partition.to_string()),
         (DLQ_OFFSET_HEADER, input.offset.to_string()),
     ];
     output
+}
+
+/// Runs the processor on one record. `Err` carries the message of a panic: a bug met on
+/// one record must not stop the partition (the caller dead-letters the record), and the
+/// processor's state is per-record scratch or state a half-applied record leaves consistent
+/// enough to go on with (route's folding tables), as Kafka Streams assumes for its
+/// log-and-continue handler.
+fn process_caught<P: Processor>(
+    processor: &mut P,
+    input: &Input<'_>,
+    outputs: &mut Vec<Output>,
+) -> Result<Result<(), Reject>, String> {
+    catch_unwind(AssertUnwindSafe(|| processor.process(input, outputs))).map_err(|panic| {
+        outputs.clear();
+        panic_message(panic.as_ref())
+    })
+}
+
+/// The message a panic carried (`panic!("…")` gives a `&str` or a `String`), bounded: it
+/// goes into a header.
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    clip(&message, MAX_REASON_BYTES)
+}
+
+/// Dead-letter reasons and panic messages go into headers: at most this many bytes.
+const MAX_REASON_BYTES: usize = 1024;
+
+/// `text` cut to at most `max` bytes on a character boundary, with `…` when cut.
+fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 fn input_of<'a>(message: &'a BorrowedMessage<'a>) -> Input<'a> {

@@ -1,0 +1,156 @@
+//! Hostile input through the real stage runner: a record whose processing panics, the
+//! Japanese post that used to panic the analyzer, and oversize outputs. Each must end in a
+//! ticket or in the dead-letter topic with its reason, and the partition must move on.
+
+use std::time::Duration;
+
+use earshot::stages::analyze::AnalyzeProcessor;
+use earshot_kafka::{
+    Input, InternalErrorPolicy, Output, Processor, Reject, StageError, DLQ_ERROR_CODE_HEADER,
+    DLQ_OFFSET_HEADER, DLQ_REASON_HEADER, DLQ_STAGE_HEADER, DLQ_TOPIC_HEADER,
+};
+
+use crate::expect::Routed;
+use crate::harness::{received, wait_for, Collector, Fixture, Stage};
+use crate::scenario::{output_topics, post_id, route_outputs, ROUTED_WITHIN};
+
+/// The post of issue 9 that panicked the analyzer (two lexicon hits on one span), with the
+/// brand so that it is routed.
+pub const JAPANESE_POST: &str = r#"{"id":"ja-panic","text":"星空モバイルはオススメできません。さらに、機能が、ほぼ機能しません。","author":{"id":"u-ja"},"created_at":"2026-11-20T10:00:00Z"}"#;
+/// A plain complaint that becomes a ticket.
+pub const NEXT_POST: &str = r#"{"id":"next","text":"星空モバイル、朝から圏外で電話が繋がらない…","author":{"id":"u-next"},"created_at":"2026-11-20T10:01:00Z"}"#;
+const POISON_POST: &str = r#"{"id":"poison","text":"星空モバイル 繋がらない","author":{"id":"u-poison"},"created_at":"2026-11-20T09:59:00Z"}"#;
+
+/// Analyze with a bug: it panics on the post with id `poison`.
+struct PanicsOnPoison(AnalyzeProcessor);
+
+impl Processor for PanicsOnPoison {
+    fn process(&mut self, input: &Input<'_>, out: &mut Vec<Output>) -> Result<(), Reject> {
+        if input.payload.is_some_and(|p| post_id(p) == "poison") {
+            panic!("a bug met post `poison`");
+        }
+        self.0.process(input, out)
+    }
+}
+
+fn lines(posts: &[&str]) -> Vec<Vec<u8>> {
+    posts.iter().map(|p| p.as_bytes().to_vec()).collect()
+}
+
+fn poisoned_analyze(fx: &Fixture) -> Stage {
+    let processor = PanicsOnPoison(AnalyzeProcessor::new(
+        fx.analyzer.clone(),
+        fx.topics().scored.clone(),
+        &fx.metrics,
+    ));
+    fx.run_stage("analyze", "poisoned", processor, &fx.metrics, &fx.shutdown)
+}
+
+/// Waits until the collector has a ticket for each post of `post_ids`.
+fn wait_for_tickets(fx: &Fixture, stages: &[&Stage], out: &mut Collector, post_ids: &[&str]) {
+    wait_for("the tickets", ROUTED_WITHIN, stages, || {
+        out.poll_for(Duration::from_millis(100));
+        let routed = route_outputs(fx, out);
+        let missing: Vec<&&str> = post_ids
+            .iter()
+            .filter(|id| {
+                !routed
+                    .iter()
+                    .any(|r| matches!(r, Routed::Ticket { post_id, .. } if post_id == *id))
+            })
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("no ticket yet for {missing:?}"))
+        }
+    });
+}
+
+/// A panic while processing one record: the record goes to the DLQ as `internal_error` with
+/// the panic message and where it was, it is counted, and the posts after it (the Japanese
+/// post of issue 9 among them) still become tickets.
+#[test]
+fn a_panicking_record_goes_to_the_dlq_and_the_partition_moves_on() {
+    let fx = Fixture::start(1, 1);
+    let analyze = poisoned_analyze(&fx);
+    let route = fx.spawn_route();
+    let mut out = fx.collector(&output_topics(&fx));
+    assert_eq!(
+        fx.publish(&lines(&[POISON_POST, JAPANESE_POST, NEXT_POST])),
+        (3, 0)
+    );
+    wait_for_tickets(&fx, &[&analyze, &route], &mut out, &["ja-panic", "next"]);
+    out.settle(Duration::from_secs(1), Duration::from_secs(10));
+    crate::harness::stop(&fx.shutdown, vec![analyze, route]);
+
+    let dlq: Vec<_> = out.on(&fx.topics().dlq).collect();
+    assert_eq!(dlq.len(), 1, "{dlq:#?}");
+    let dead = dlq[0];
+    assert_eq!(post_id(&dead.payload), "poison");
+    assert_eq!(dead.header(DLQ_STAGE_HEADER), Some("analyze"));
+    assert_eq!(dead.header(DLQ_ERROR_CODE_HEADER), Some("internal_error"));
+    assert!(
+        dead.header(DLQ_REASON_HEADER)
+            .is_some_and(|r| r.contains("a bug met post `poison`")),
+        "{dead:?}"
+    );
+    assert_eq!(
+        dead.header(DLQ_TOPIC_HEADER),
+        Some(fx.topics().raw.as_str())
+    );
+    assert_eq!(dead.header(DLQ_OFFSET_HEADER), Some("0"));
+    let m = &fx.metrics;
+    assert_eq!(
+        m.dead_letters
+            .with_label_values(&["analyze", "internal_error"])
+            .get(),
+        1
+    );
+    assert_eq!(
+        m.errors
+            .with_label_values(&["analyze", "internal_error"])
+            .get(),
+        1
+    );
+    assert_eq!(received(m, "analyze"), 3);
+}
+
+/// `on_internal_error = "stop"`: the stage stops at the record with an error and commits
+/// nothing past it, so a restart meets it again; nothing goes to the DLQ.
+#[test]
+fn on_internal_error_stop_halts_without_committing_past_the_record() {
+    let fx = Fixture::start_with(1, 1, |s| {
+        s.kafka.on_internal_error = InternalErrorPolicy::Stop;
+    });
+    let mut out = fx.collector(&output_topics(&fx));
+    assert_eq!(
+        fx.publish(&lines(&[NEXT_POST, POISON_POST, JAPANESE_POST])),
+        (3, 0)
+    );
+    let analyze = poisoned_analyze(&fx);
+    wait_for("analyze to stop", ROUTED_WITHIN, &[], || {
+        std::thread::sleep(Duration::from_millis(50));
+        if analyze.is_finished() {
+            Ok(())
+        } else {
+            Err(format!("analyze took {}", received(&fx.metrics, "analyze")))
+        }
+    });
+    let Stage::Thread { thread, .. } = analyze else {
+        unreachable!()
+    };
+    match thread.join().unwrap() {
+        Err(StageError::Internal {
+            offset, message, ..
+        }) => {
+            assert_eq!(offset, 1);
+            assert!(message.contains("a bug met post `poison`"), "{message}");
+        }
+        other => panic!("analyze must stop on the panic, got {other:?}"),
+    }
+    let committed = fx.committed(&fx.settings.kafka.groups.analyze, &fx.topics().raw);
+    assert_eq!(committed[&0], Some(1), "committed up to the poison record");
+    out.settle(Duration::from_secs(1), Duration::from_secs(10));
+    assert_eq!(out.on(&fx.topics().dlq).count(), 0);
+}
