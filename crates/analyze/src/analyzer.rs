@@ -258,6 +258,7 @@ impl Analyzer {
                 })
                 .collect(),
             lang,
+            explanation_truncated: false,
         }
     }
 

@@ -25,13 +25,16 @@ use crate::settings::{LogFormat, LogSettings};
 use crate::stages::analyze::AnalyzeProcessor;
 use crate::stages::route::RouteProcessor;
 
-/// Sets up `tracing`: human or JSON lines on stderr, `RUST_LOG` overriding the level.
+/// Sets up `tracing`: human or JSON lines on stderr (coloured only on a terminal without
+/// `NO_COLOR`), `RUST_LOG` overriding the level; librdkafka's logs come through it too.
 pub fn init_logging(settings: &LogSettings) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(crate::output::LogWriter)
+        .with_ansi(crate::output::colour_logs())
+        .log_internal_errors(false);
     let _ = match settings.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Human => builder.try_init(),
@@ -65,6 +68,7 @@ impl RunningStage {
 
 pub fn spawn_analyze(
     kafka: &KafkaSettings,
+    limits: earshot_model::PostLimits,
     analyzer: Arc<Analyzer>,
     metrics: &Metrics,
     shutdown: &Shutdown,
@@ -75,7 +79,8 @@ pub fn spawn_analyze(
         group_id: kafka.groups.analyze.clone(),
         instance_id: Some(instance_id()),
     };
-    let processor = AnalyzeProcessor::new(analyzer, kafka.topics.scored.clone(), metrics);
+    let processor = AnalyzeProcessor::new(analyzer, kafka.topics.scored.clone(), metrics)
+        .with_limits(limits, kafka.max_message_bytes);
     spawn(
         spec,
         kafka.clone(),
@@ -225,19 +230,32 @@ async fn metrics(
     )
 }
 
-async fn livez(State(state): State<AdminState>) -> (StatusCode, &'static str) {
+/// Outputs waiting this long with no acknowledgement make a stage not live: the broker has
+/// not answered for a minute, and a restart (new connections) is worth trying.
+pub const LIVE_STALL: Duration = Duration::from_secs(60);
+
+async fn livez(State(state): State<AdminState>) -> (StatusCode, String) {
     // The processing loops go round at least every 50 ms; ten seconds of silence means stuck.
-    if state
+    let stuck: Vec<String> = state
         .healths
         .iter()
-        .all(|(_, h)| h.is_live(Duration::from_secs(10)))
-    {
-        (StatusCode::OK, "live\n")
+        .filter_map(|(stage, h)| {
+            if !h.is_live(Duration::from_secs(10)) {
+                Some(format!("{stage}: the stage loop is not making progress\n"))
+            } else if h.stalled_for() > LIVE_STALL {
+                Some(format!(
+                    "{stage}: outputs not acknowledged for {} s\n",
+                    h.stalled_for().as_secs()
+                ))
+            } else {
+                None
+            }
+        })
+        .collect();
+    if stuck.is_empty() {
+        (StatusCode::OK, "live\n".into())
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "a stage loop is not making progress\n",
-        )
+        (StatusCode::SERVICE_UNAVAILABLE, stuck.concat())
     }
 }
 

@@ -16,6 +16,8 @@ pub struct Settings {
     pub kafka: earshot_kafka::KafkaSettings,
     pub admin: AdminSettings,
     pub log: LogSettings,
+    /// How large a post may be, everywhere posts are read.
+    pub limits: earshot_model::PostLimits,
     /// The folder relative paths are resolved against.
     #[serde(skip)]
     pub base: PathBuf,
@@ -252,7 +254,7 @@ impl Settings {
         match earshot_route::Router::from_files(&files.as_config_files(), Some(&known)) {
             Ok((router, warnings)) => {
                 if !warnings.is_empty() {
-                    eprintln!("{warnings}");
+                    crate::output::note(format_args!("{warnings}"))?;
                 }
                 Ok(router)
             }

@@ -41,5 +41,7 @@ pub use error::StageError;
 pub use metrics::Metrics;
 pub use offsets::OffsetTracker;
 pub use record::*;
-pub use runner::{client_config, run_stage, ClientRole, Health, Shutdown, StageReport, StageSpec};
+pub use runner::{
+    client_config, run_stage, ClientRole, Health, Shutdown, StageReport, StageSpec, READY_STALL,
+};
 pub use settings::{DeliveryMode, Groups, InternalErrorPolicy, KafkaSettings, Topics};

@@ -22,6 +22,10 @@ pub struct KafkaSettings {
     /// Messages whose outputs are not yet acknowledged before the stage pauses its
     /// partitions (backpressure instead of an unbounded queue).
     pub max_in_flight: usize,
+    /// The largest record (payload, key and headers) a stage produces; keep it at or below
+    /// the brokers' `message.max.bytes` and the topics' `max.message.bytes`. Analyze cuts
+    /// explanations to fit; an output still larger sends its input to the dead-letter topic.
+    pub max_message_bytes: usize,
     /// Exactly-once: messages per transaction (a transaction also ends every
     /// `transaction_ms`).
     pub transaction_messages: usize,
@@ -50,6 +54,7 @@ impl Default for KafkaSettings {
             create_topics: false,
             delivery: DeliveryMode::AtLeastOnce,
             max_in_flight: 10_000,
+            max_message_bytes: 1_000_000,
             transaction_messages: 1_000,
             transaction_ms: 100,
             shutdown_seconds: 30,

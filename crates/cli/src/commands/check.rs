@@ -7,19 +7,20 @@ use std::process::ExitCode;
 use anyhow::Result;
 use earshot_analyze::Analyzer;
 
+use crate::output;
 use crate::settings::{render_problems, Settings};
 
 pub fn run(config: Option<&Path>) -> Result<ExitCode> {
     let settings = Settings::load(config)?;
     let (lexicon, watchlists, problems) = settings.load_analyze_inputs();
     if !problems.is_empty() {
-        eprintln!("{}", render_problems(&problems));
+        output::note(format_args!("{}", render_problems(&problems)))?;
         return Ok(ExitCode::from(1));
     }
     let analyzer = Analyzer::new(&lexicon, watchlists)?;
     let (route_files, route_problems) = settings.read_route_files();
     if !route_problems.is_empty() {
-        eprintln!("{}", render_problems(&route_problems));
+        output::note(format_args!("{}", render_problems(&route_problems)))?;
         return Ok(ExitCode::from(1));
     }
     let mut route_ok = String::new();
@@ -28,7 +29,7 @@ pub fn run(config: Option<&Path>) -> Result<ExitCode> {
         let diagnostics =
             earshot_route::RouteConfig::check(&route_files.as_config_files(), Some(&known));
         if !diagnostics.is_empty() {
-            eprintln!("{diagnostics}");
+            output::note(format_args!("{diagnostics}"))?;
         }
         if diagnostics.has_errors() {
             return Ok(ExitCode::from(1));
@@ -39,7 +40,7 @@ pub fn run(config: Option<&Path>) -> Result<ExitCode> {
         );
     }
     let stats = analyzer.stats();
-    println!(
+    output::print(format_args!(
         "ok: {} watchlist(s) with {} term(s), {} lexicon entries, {} patterns in one automaton ({} KiB){}",
         stats.watchlists,
         stats.watch_terms,
@@ -47,6 +48,6 @@ pub fn run(config: Option<&Path>) -> Result<ExitCode> {
         stats.patterns,
         stats.automaton_bytes / 1024,
         route_ok
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -11,14 +11,16 @@ use crate::settings::analyzer_from;
 
 pub fn run(config: Option<&Path>, files: &[PathBuf]) -> Result<ExitCode> {
     let analyzer = analyzer_from(config)?;
+    let mut out = crate::output::Stdout::new();
     for file in files {
         let source =
             std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         let dataset =
             Dataset::parse(&source).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
         let report = evaluate(&analyzer, &dataset);
-        println!("== {}", file.display());
-        print!("{report}");
+        out.line(format_args!("== {}", file.display()))?;
+        out.write(&report.to_string())?;
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,7 @@ use anyhow::Result;
 use earshot_analyze::explain;
 use earshot_model::Post;
 
+use crate::output::Stdout;
 use crate::settings::analyzer_from;
 
 pub fn run(config: Option<&Path>, json: bool, text: &str) -> Result<ExitCode> {
@@ -17,10 +18,12 @@ pub fn run(config: Option<&Path>, json: bool, text: &str) -> Result<ExitCode> {
         ..Post::default()
     };
     let analysis = analyzer.analyze(&post);
+    let mut out = Stdout::new();
     if json {
-        println!("{}", serde_json::to_string_pretty(&analysis)?);
+        out.line(format_args!("{}", serde_json::to_string_pretty(&analysis)?))?;
     } else {
-        print!("{}", explain::render(text, &analysis));
+        out.write(&explain::render(text, &analysis))?;
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

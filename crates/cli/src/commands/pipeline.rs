@@ -45,6 +45,7 @@ pub fn run(config: Option<&Path>, stages: Stages) -> Result<ExitCode> {
     if stages.analyze {
         running.push(spawn_analyze(
             &settings.kafka,
+            settings.limits,
             analyzer.clone(),
             &metrics,
             &shutdown,
@@ -68,6 +69,7 @@ pub fn run(config: Option<&Path>, stages: Stages) -> Result<ExitCode> {
         ))?;
     }
     runtime.spawn(watch_signals(shutdown.clone()));
+    crate::output::stop_when_stderr_closes(&shutdown);
     wait(
         running,
         &shutdown,
@@ -76,7 +78,7 @@ pub fn run(config: Option<&Path>, stages: Stages) -> Result<ExitCode> {
 }
 
 /// Waits for the stages; when one stops with an error, stops the others. Past the shutdown
-/// deadline the process exits regardless.
+/// deadline (counted from the signal) the process exits regardless, with status 1.
 pub fn wait(
     running: Vec<RunningStage>,
     shutdown: &Shutdown,
@@ -90,7 +92,7 @@ pub fn wait(
         }
         if shutdown.is_triggered() {
             let at = *shutdown_at.get_or_insert_with(Instant::now);
-            if at.elapsed() > deadline + Duration::from_secs(5) {
+            if at.elapsed() > deadline {
                 error!("Shutdown deadline passed; exiting without a clean stop");
                 return Ok(ExitCode::from(1));
             }
