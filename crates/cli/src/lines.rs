@@ -40,6 +40,9 @@ impl<R: BufRead> Lines<R> {
 
     /// The next non-blank line and its 1-based number, or `None` at the end.
     pub fn next_line(&mut self) -> io::Result<Option<(usize, Line<'_>)>> {
+        if self.number == 0 && self.reader.fill_buf()?.starts_with(BOM) {
+            self.reader.consume(BOM.len());
+        }
         loop {
             let Some(too_long) = self.read_line()? else {
                 return Ok(None);
@@ -48,9 +51,6 @@ impl<R: BufRead> Lines<R> {
             if too_long.is_none() {
                 if self.buf.last() == Some(&b'\r') {
                     self.buf.pop();
-                }
-                if self.number == 1 && self.buf.starts_with(BOM) {
-                    self.buf.drain(..BOM.len());
                 }
                 if self.buf.iter().all(u8::is_ascii_whitespace) {
                     continue;
