@@ -9,3 +9,4 @@ pub mod output;
 pub mod settings;
 pub mod stages;
 pub mod topics;
+pub mod validate;

@@ -8,8 +8,10 @@ use anyhow::{bail, Context, Result};
 use earshot_analyze::{Analyzer, Lexicon, Problem, SentimentParams, SignalParams, Watchlists};
 use serde::Deserialize;
 
+use crate::validate::read_config_file;
+
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub analyze: AnalyzeSettings,
     pub route: RouteSettings,
@@ -100,12 +102,19 @@ pub enum LogFormat {
 
 impl Settings {
     /// Reads the configuration file, or the defaults (plus environment) when there is none.
+    /// Every problem of the file and of the `EARSHOT__…` variables is listed at once, each
+    /// with its place ([`crate::validate`]).
     pub fn load(path: Option<&Path>) -> Result<Settings> {
+        let env: Vec<(String, String)> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .filter(|(k, _)| k.starts_with("EARSHOT__"))
+            .collect();
+        let problems = crate::validate::check(path, &env);
+        if !problems.is_empty() {
+            bail!("{}", render_problems(&problems));
+        }
         let mut builder = config::Config::builder();
         if let Some(path) = path {
-            if !path.exists() {
-                bail!("configuration file {} does not exist", path.display());
-            }
             builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
         }
         builder = builder.add_source(
@@ -147,25 +156,21 @@ impl Settings {
         };
         for file in &self.analyze.lexicon {
             let path = self.resolve(file);
-            match std::fs::read_to_string(&path) {
+            match read_config_file(&path) {
                 Ok(source) => {
                     if let Err(mut p) = lexicon.load_user_file(&path.display().to_string(), &source)
                     {
                         problems.append(&mut p);
                     }
                 }
-                Err(e) => problems.push(Problem::new(
-                    &path.display().to_string(),
-                    (0, 0),
-                    format!("cannot read: {e}"),
-                )),
+                Err(why) => problems.push(Problem::new(&path.display().to_string(), (0, 0), why)),
             }
         }
         let watchlists = match &self.analyze.watchlists {
             None => Watchlists::empty(),
             Some(file) => {
                 let path = self.resolve(file);
-                match std::fs::read_to_string(&path) {
+                match read_config_file(&path) {
                     Ok(source) => match Watchlists::parse(&path.display().to_string(), &source) {
                         Ok(w) => w,
                         Err(mut p) => {
@@ -173,12 +178,8 @@ impl Settings {
                             Watchlists::empty()
                         }
                     },
-                    Err(e) => {
-                        problems.push(Problem::new(
-                            &path.display().to_string(),
-                            (0, 0),
-                            format!("cannot read: {e}"),
-                        ));
+                    Err(why) => {
+                        problems.push(Problem::new(&path.display().to_string(), (0, 0), why));
                         Watchlists::empty()
                     }
                 }
@@ -229,12 +230,12 @@ impl Settings {
         for file in &self.route.files {
             let path = self.resolve(file);
             let name = path.display().to_string();
-            match std::fs::read_to_string(&path) {
+            match read_config_file(&path) {
                 Ok(text) => {
                     files.names.push(name);
                     files.texts.push(text);
                 }
-                Err(e) => problems.push(Problem::new(&name, (0, 0), format!("cannot read: {e}"))),
+                Err(why) => problems.push(Problem::new(&name, (0, 0), why)),
             }
         }
         (files, problems)
@@ -267,7 +268,7 @@ pub fn render_problems(problems: &[Problem]) -> String {
     let mut out = format!("{} problem(s) in the configuration:", problems.len());
     for p in problems {
         out.push_str("\n  ");
-        out.push_str(&p.to_string());
+        out.push_str(&crate::validate::clip(&p.to_string()));
     }
     out
 }

@@ -6,6 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+#[path = "cli/config.rs"]
+mod config;
 #[path = "cli/output.rs"]
 mod output;
 

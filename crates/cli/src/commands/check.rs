@@ -1,5 +1,5 @@
 //! `earshot check`: validate the configuration and every file it names, listing all
-//! problems with file:line, and exit non-zero if there is any.
+//! problems with file:line:column, and exit non-zero if there is any.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -11,17 +11,21 @@ use crate::output;
 use crate::settings::{render_problems, Settings};
 
 pub fn run(config: Option<&Path>) -> Result<ExitCode> {
-    let settings = Settings::load(config)?;
-    let (lexicon, watchlists, problems) = settings.load_analyze_inputs();
-    if !problems.is_empty() {
-        output::note(format_args!("{}", render_problems(&problems)))?;
-        return Ok(ExitCode::from(1));
-    }
+    let settings = match Settings::load(config) {
+        Ok(settings) => settings,
+        Err(e) => {
+            output::note(format_args!("{e:#}"))?;
+            return Ok(ExitCode::from(1));
+        }
+    };
+    // Every file is read and checked before anything is reported, so one run lists all.
+    let (lexicon, watchlists, mut problems) = settings.load_analyze_inputs();
+    let (route_files, mut route_problems) = settings.read_route_files();
+    problems.append(&mut route_problems);
     let analyzer = Analyzer::new(&lexicon, watchlists)?;
-    let (route_files, route_problems) = settings.read_route_files();
-    if !route_problems.is_empty() {
-        output::note(format_args!("{}", render_problems(&route_problems)))?;
-        return Ok(ExitCode::from(1));
+    let mut failed = !problems.is_empty();
+    if failed {
+        output::note(format_args!("{}", render_problems(&problems)))?;
     }
     let mut route_ok = String::new();
     if !route_files.names.is_empty() {
@@ -31,13 +35,14 @@ pub fn run(config: Option<&Path>) -> Result<ExitCode> {
         if !diagnostics.is_empty() {
             output::note(format_args!("{diagnostics}"))?;
         }
-        if diagnostics.has_errors() {
-            return Ok(ExitCode::from(1));
-        }
+        failed |= diagnostics.has_errors();
         route_ok = format!(
             "; route configuration from {} file(s)",
             route_files.names.len()
         );
+    }
+    if failed {
+        return Ok(ExitCode::from(1));
     }
     let stats = analyzer.stats();
     output::print(format_args!(
