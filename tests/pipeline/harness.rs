@@ -174,6 +174,7 @@ impl Fixture {
     pub fn spawn_route(&self) -> Stage {
         Stage::Daemon(spawn_route(
             &self.settings.kafka,
+            self.settings.limits,
             self.router(),
             RouteClock::Event,
             &self.metrics,

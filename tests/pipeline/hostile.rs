@@ -187,19 +187,27 @@ fn oversize_posts_are_dead_lettered_and_big_ones_still_make_tickets() {
     let long_name = issue_post("long-name", 10_000);
     let dense = issue_post("dense", 1);
     let long_line = format!(r#"{{"id":"long","text":"{}"}}"#, "星".repeat(1_200_000 / 3));
+    let future =
+        r#"{"id":"future","text":"星空モバイル 繋がらない","created_at":"9999-12-31T23:59:59Z"}"#;
     let limits = fx.settings.limits;
     assert_eq!(
         fx.publish(&lines(&[
-            &huge_name, &long_name, &long_line, &dense, NEXT_POST
+            &huge_name, &long_name, &long_line, future, &dense, NEXT_POST
         ])),
-        (2, 3)
+        (2, 4)
     );
     wait_for_tickets(&fx, &[&analyze, &route], &mut out, &["dense", "next"]);
     out.settle(Duration::from_secs(1), Duration::from_secs(10));
     crate::harness::stop(&fx.shutdown, vec![analyze, route]);
 
-    let dlq: Vec<_> = out.on(&fx.topics().dlq).collect();
-    assert_eq!(dlq.len(), 3, "{dlq:#?}");
+    let mut dlq: Vec<_> = out.on(&fx.topics().dlq).collect();
+    assert_eq!(dlq.len(), 4, "{dlq:#?}");
+    let future_dead = dlq.pop().unwrap();
+    assert_eq!(
+        future_dead.header(DLQ_ERROR_CODE_HEADER),
+        Some("implausible_time")
+    );
+    assert_eq!(future_dead.payload, future.as_bytes());
     for dead in &dlq {
         assert_eq!(dead.header(DLQ_STAGE_HEADER), Some("ingest"));
         assert_eq!(dead.header(DLQ_ERROR_CODE_HEADER), Some("oversize"));

@@ -92,6 +92,7 @@ pub fn spawn_analyze(
 
 pub fn spawn_route(
     kafka: &KafkaSettings,
+    limits: earshot_model::PostLimits,
     router: earshot_route::Router,
     clock: crate::settings::RouteClock,
     metrics: &Metrics,
@@ -103,8 +104,9 @@ pub fn spawn_route(
         group_id: kafka.groups.route.clone(),
         instance_id: Some(instance_id()),
     };
-    let mut processor =
-        RouteProcessor::new(router, kafka.topics.clone(), metrics.clone()).with_clock(clock);
+    let mut processor = RouteProcessor::new(router, kafka.topics.clone(), metrics.clone())
+        .with_clock(clock)
+        .with_limits(limits);
     match signals_consumer(kafka) {
         Ok((replica, consumer)) => processor = processor.with_signals(replica, consumer),
         Err(e) => warn!(error = %e, "Spike counts will not be exchanged with other route replicas"),

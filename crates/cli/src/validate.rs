@@ -157,6 +157,7 @@ const SCHEMA: &[(&str, Kind)] = &[
             ("max_text_bytes", Kind::Int(1, 16 * 1024 * 1024)),
             ("max_field_bytes", Kind::Int(1, 1024 * 1024)),
             ("max_record_bytes", Kind::Int(64, 100 * 1024 * 1024)),
+            ("max_future_seconds", Kind::Int(0, 10 * 366 * 24 * 3600)),
         ]),
     ),
 ];

@@ -11,15 +11,15 @@ mod config;
 #[path = "cli/output.rs"]
 mod output;
 
-fn earshot() -> Command {
+pub(crate) fn earshot() -> Command {
     Command::new(env!("CARGO_BIN_EXE_earshot"))
 }
 
-fn examples() -> PathBuf {
+pub(crate) fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
 }
 
-fn run_with_stdin(mut command: Command, stdin: &str) -> Output {
+pub(crate) fn run_with_stdin(mut command: Command, stdin: &str) -> Output {
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -44,7 +44,7 @@ fn assert_succeeded(output: &Output) {
     );
 }
 
-fn json_lines(output: &Output) -> Vec<serde_json::Value> {
+pub(crate) fn json_lines(output: &Output) -> Vec<serde_json::Value> {
     String::from_utf8(output.stdout.clone())
         .unwrap()
         .lines()

@@ -20,6 +20,13 @@ pub enum ModelError {
     /// A JSON array where a post (a JSON object) belongs.
     #[error("invalid JSON: a post is a JSON object, not an array")]
     NotAnObject,
+    /// `created_at` or `received_at` is far in the future or before 1970.
+    #[error("{field} {} is {why}", time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))]
+    ImplausibleTime {
+        field: &'static str,
+        time: chrono::DateTime<chrono::Utc>,
+        why: String,
+    },
     /// An id holds a control character (NUL, a newline…).
     #[error("field `{0}` contains a control character")]
     ControlCharacter(&'static str),
@@ -35,6 +42,7 @@ impl ModelError {
             ModelError::Oversize { .. } => "oversize",
             ModelError::NotAnObject => "invalid_post",
             ModelError::ControlCharacter(_) => "invalid_field",
+            ModelError::ImplausibleTime { .. } => "implausible_time",
         }
     }
 }

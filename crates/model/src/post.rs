@@ -21,6 +21,9 @@ pub struct PostLimits {
     pub max_field_bytes: usize,
     /// Bytes of the whole JSON record (one line of a JSON-lines file).
     pub max_record_bytes: usize,
+    /// How far in the future (by the reader's clock) `created_at` and `received_at` may
+    /// be: a post dated 9999-12-31 would otherwise drag an event clock with it.
+    pub max_future_seconds: u64,
 }
 
 impl Default for PostLimits {
@@ -29,6 +32,7 @@ impl Default for PostLimits {
             max_text_bytes: MAX_TEXT_BYTES,
             max_field_bytes: 4 * 1024,
             max_record_bytes: 256 * 1024,
+            max_future_seconds: 24 * 3600,
         }
     }
 }
@@ -182,6 +186,42 @@ impl Post {
         Ok(())
     }
 
+    /// Checks that the post's times are plausible at `now`: not before 1970, and not more
+    /// than `limits.max_future_seconds` ahead (platform clocks differ a little; a post
+    /// dated years ahead is a bug or an attack on the event clock).
+    pub fn check_time(&self, now: DateTime<Utc>, limits: &PostLimits) -> Result<(), ModelError> {
+        let latest = i64::try_from(limits.max_future_seconds)
+            .ok()
+            .and_then(chrono::Duration::try_seconds)
+            .and_then(|ahead| now.checked_add_signed(ahead))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        for (field, time) in [
+            ("created_at", self.created_at),
+            ("received_at", self.received_at),
+        ] {
+            let Some(time) = time else { continue };
+            if time > latest {
+                return Err(ModelError::ImplausibleTime {
+                    field,
+                    time,
+                    why: format!(
+                        "more than {} s ahead of the clock ({})",
+                        limits.max_future_seconds,
+                        now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ),
+                });
+            }
+            if time < DateTime::<Utc>::UNIX_EPOCH {
+                return Err(ModelError::ImplausibleTime {
+                    field,
+                    time,
+                    why: "before 1970".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The key that keeps one conversation in one partition: the conversation id, else the
     /// author id, else the post id.
     pub fn conversation_key(&self) -> &str {
@@ -253,6 +293,7 @@ mod tests {
             max_text_bytes: 10,
             max_field_bytes: 5,
             max_record_bytes: 100,
+            ..PostLimits::default()
         };
         let check = |json: String| {
             Post::from_json_with(json.as_bytes(), &limits).map_err(|e| e.to_string())
@@ -272,6 +313,31 @@ mod tests {
                 "e".repeat(100)
             )),
             Err("the record is 132 bytes, more than the limit of 100".into())
+        );
+    }
+
+    #[test]
+    fn far_future_and_ancient_times_are_refused() {
+        let now: DateTime<Utc> = "2026-11-30T12:00:00Z".parse().unwrap();
+        let limits = PostLimits::default();
+        let at = |t: &str| {
+            let json = format!(r#"{{"id":"1","text":"x","created_at":"{t}"}}"#);
+            Post::from_json(json.as_bytes())
+                .unwrap()
+                .check_time(now, &limits)
+        };
+        assert!(at("2026-11-30T12:00:00Z").is_ok());
+        assert!(at("2026-12-01T11:59:59Z").is_ok(), "within a day ahead");
+        let err = at("9999-12-31T23:59:59Z").unwrap_err();
+        assert_eq!(err.code(), "implausible_time");
+        assert!(
+            err.to_string()
+                .contains("created_at 9999-12-31T23:59:59Z is more than 86400 s ahead"),
+            "{err}"
+        );
+        assert_eq!(
+            at("1969-12-31T23:59:59Z").unwrap_err().code(),
+            "implausible_time"
         );
     }
 

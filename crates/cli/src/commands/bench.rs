@@ -305,6 +305,7 @@ fn measure(
                 if kind == Kind::Pipeline {
                     running.push(spawn_route(
                         &kafka,
+                        settings.limits,
                         settings.router(analyzer)?,
                         RouteClock::Wall,
                         &metrics,

@@ -81,6 +81,7 @@ pub fn run(config: Option<&Path>, inputs: &[PathBuf], json: bool, quiet: bool) -
     );
     let route = spawn_route(
         &settings.kafka,
+        settings.limits,
         router,
         crate::settings::RouteClock::Event,
         &metrics,

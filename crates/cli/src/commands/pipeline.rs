@@ -54,6 +54,7 @@ pub fn run(config: Option<&Path>, stages: Stages) -> Result<ExitCode> {
     if let Some(router) = router {
         running.push(spawn_route(
             &settings.kafka,
+            settings.limits,
             router,
             settings.route.clock,
             &metrics,

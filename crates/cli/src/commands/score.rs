@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use chrono::Utc;
 use earshot_analyze::Scratch;
 use earshot_model::{Post, PostLimits, ScoredPost};
 
@@ -42,7 +43,9 @@ pub fn for_each_post(
     let mut lines = Lines::new(reader, limits.max_record_bytes);
     while let Some((number, line)) = lines.next_line().context("reading posts")? {
         let refused = match line {
-            Line::Text(text) => match Post::from_json_with(text, limits) {
+            Line::Text(text) => match Post::from_json_with(text, limits)
+                .and_then(|post| post.check_time(Utc::now(), limits).map(|()| post))
+            {
                 Ok(post) => {
                     each(post)?;
                     continue;

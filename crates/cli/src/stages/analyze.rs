@@ -96,6 +96,8 @@ pub fn decode_post(payload: Option<&[u8]>, limits: &PostLimits) -> Result<Post, 
 impl Processor for AnalyzeProcessor {
     fn process(&mut self, input: &Input<'_>, out: &mut Vec<Output>) -> Result<(), Reject> {
         let post = decode_post(input.payload, &self.limits)?;
+        post.check_time(chrono::Utc::now(), &self.limits)
+            .map_err(|e| Reject::new(e.code(), e.to_string()))?;
         let analysis = self.analyzer.analyze_with(&post, &mut self.scratch);
         if !is_relevant(&post, &analysis) {
             self.discarded.inc();

@@ -162,7 +162,9 @@ impl Publisher {
     pub fn publish_line(&self, line: &[u8]) -> bool {
         self.dead_letter_refused();
         let now = Utc::now();
-        let refusal = match Post::from_json_with(line, &self.limits) {
+        let refusal = match Post::from_json_with(line, &self.limits)
+            .and_then(|post| post.check_time(now, &self.limits).map(|()| post))
+        {
             Ok(post) => match self.publish_post(post, now) {
                 Ok(()) => return true,
                 Err(refusal) => refusal,

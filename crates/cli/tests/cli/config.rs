@@ -168,3 +168,32 @@ fn a_toml_error_on_a_huge_line_is_not_echoed() {
     assert!(stderr.len() < 1000, "{} bytes of stderr", stderr.len());
     assert!(stderr.contains("earshot.toml:2:"), "{stderr}");
 }
+
+/// A post dated 9999-12-31 is refused with its reason and does not move the event clock:
+/// the next post's ticket carries its own time and an RFC 3339 `due_at`.
+#[test]
+fn far_future_posts_are_refused_and_do_not_move_the_clock() {
+    let input = concat!(
+        r#"{"id":"f1","text":"星空モバイル 圏外で繋がらない","author":{"id":"a1"},"created_at":"9999-12-31T23:59:59Z"}"#,
+        "\n",
+        r#"{"id":"f2","text":"星空モバイル 圏外で電話が繋がらない","author":{"id":"a2"},"created_at":"2026-11-20T09:00:00Z"}"#,
+        "\n"
+    );
+    let mut command = earshot();
+    command
+        .args(["triage", "--config"])
+        .arg(examples().join("earshot.toml"));
+    let output = super::run_with_stdin(command, input);
+    assert_eq!(output.status.code(), Some(1), "an invalid line was skipped");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("line 1: skipped (implausible_time): created_at 9999-12-31T23:59:59Z is more than 86400 s ahead"),
+        "{stderr}"
+    );
+    let tickets = super::json_lines(&output);
+    assert_eq!(tickets.len(), 1, "{tickets:?}");
+    assert_eq!(tickets[0]["post"]["id"], "f2");
+    assert_eq!(tickets[0]["created_at"], "2026-11-20T09:00:00Z");
+    let due = tickets[0]["due_at"].as_str().unwrap();
+    assert!(due.starts_with("2026-11-20T"), "{due}");
+}
