@@ -189,12 +189,15 @@ fn host_name() -> String {
 #[derive(Clone)]
 struct AdminState {
     registry: Registry,
+    /// Outputs waiting this long with no acknowledgement make a stage not live.
+    live_stall: Duration,
     healths: Vec<(&'static str, Arc<Health>)>,
 }
 
 /// Serves `/metrics`, `/livez` and `/readyz` on `listen` until the runtime stops.
 pub async fn serve_admin(
     listen: &str,
+    live_stall: Duration,
     registry: Registry,
     healths: Vec<(&'static str, Arc<Health>)>,
 ) -> Result<SocketAddr> {
@@ -206,7 +209,11 @@ pub async fn serve_admin(
         .route("/metrics", get(metrics))
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))
-        .with_state(AdminState { registry, healths });
+        .with_state(AdminState {
+            registry,
+            live_stall,
+            healths,
+        });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             warn!(error = %e, "Admin server stopped");
@@ -232,10 +239,6 @@ async fn metrics(
     )
 }
 
-/// Outputs waiting this long with no acknowledgement make a stage not live: the broker has
-/// not answered for a minute, and a restart (new connections) is worth trying.
-pub const LIVE_STALL: Duration = Duration::from_secs(60);
-
 async fn livez(State(state): State<AdminState>) -> (StatusCode, String) {
     // The processing loops go round at least every 50 ms; ten seconds of silence means stuck.
     let stuck: Vec<String> = state
@@ -244,7 +247,7 @@ async fn livez(State(state): State<AdminState>) -> (StatusCode, String) {
         .filter_map(|(stage, h)| {
             if !h.is_live(Duration::from_secs(10)) {
                 Some(format!("{stage}: the stage loop is not making progress\n"))
-            } else if h.stalled_for() > LIVE_STALL {
+            } else if h.stalled_for() > state.live_stall {
                 Some(format!(
                     "{stage}: outputs not acknowledged for {} s\n",
                     h.stalled_for().as_secs()

@@ -65,12 +65,16 @@ pub enum RouteClock {
 pub struct AdminSettings {
     /// Address to listen on; empty to disable.
     pub listen: String,
+    /// `/livez` fails when outputs have waited this long with no acknowledgement at all
+    /// (the broker accepts connections but does not answer): a restart is worth trying.
+    pub live_stall_seconds: u64,
 }
 
 impl Default for AdminSettings {
     fn default() -> Self {
         AdminSettings {
             listen: "127.0.0.1:9464".into(),
+            live_stall_seconds: 60,
         }
     }
 }

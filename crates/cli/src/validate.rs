@@ -143,7 +143,13 @@ const SCHEMA: &[(&str, Kind)] = &[
         ]),
     ),
     ("kafka", Kind::Table(KAFKA)),
-    ("admin", Kind::Table(&[("listen", Kind::Str)])),
+    (
+        "admin",
+        Kind::Table(&[
+            ("listen", Kind::Str),
+            ("live_stall_seconds", Kind::Int(1, 86_400)),
+        ]),
+    ),
     (
         "log",
         Kind::Table(&[

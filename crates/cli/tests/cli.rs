@@ -8,6 +8,8 @@ use std::process::{Command, Output, Stdio};
 
 #[path = "cli/config.rs"]
 mod config;
+#[path = "cli/daemon.rs"]
+mod daemon;
 #[path = "cli/output.rs"]
 mod output;
 

@@ -65,6 +65,7 @@ pub fn run(config: Option<&Path>, stages: Stages) -> Result<ExitCode> {
     if !settings.admin.listen.is_empty() {
         runtime.block_on(serve_admin(
             &settings.admin.listen,
+            Duration::from_secs(settings.admin.live_stall_seconds),
             registry.clone(),
             healths,
         ))?;
