@@ -548,4 +548,68 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert!(got[0].len() < 400, "{} bytes", got[0].len());
     }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// TOML-ish text from the pieces real configuration files are made of, so that
+        /// generated files are often valid TOML with wrong keys, types and values.
+        fn config_text() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![
+                Just("[analyze]\n".to_string()),
+                Just("[analyze.sentiment]\n".to_string()),
+                Just("[kafka]\n".to_string()),
+                Just("[kafka.topics]\n".to_string()),
+                Just("[kafka.properties]\n".to_string()),
+                Just("[log]\n".to_string()),
+                Just("[limits]\n".to_string()),
+                Just("[[term]]\n".to_string()),
+                Just("[[watchlist]]\n".to_string()),
+                "[a-zA-Z_.]{1,12} = ".prop_map(|k| k),
+                Just("alpha = ".to_string()),
+                Just("partitions = ".to_string()),
+                Just("level = ".to_string()),
+                Just("text = ".to_string()),
+                Just("id = ".to_string()),
+                Just("query = ".to_string()),
+                Just("weight = ".to_string()),
+                Just("inf\n".to_string()),
+                Just("nan\n".to_string()),
+                Just("-0\n".to_string()),
+                Just("1e308\n".to_string()),
+                Just("9223372036854775807\n".to_string()),
+                Just("\"verbose\"\n".to_string()),
+                Just("[\"a\", 1]\n".to_string()),
+                Just("{ x = 1 }\n".to_string()),
+                Just("true\n".to_string()),
+                "\"[^\"\\\\]{0,10}\"\n".prop_map(|v| v),
+                any::<String>(),
+            ];
+            prop::collection::vec(piece, 0..24).prop_map(|pieces| pieces.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn any_main_configuration_is_checked_without_panic(text in config_text(), env in "[0-9a-z ]{0,6}") {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("earshot.toml");
+                std::fs::write(&path, &text).unwrap();
+                let env = vec![("EARSHOT__KAFKA__PARTITIONS".to_string(), env)];
+                for problem in check(Some(&path), &env) {
+                    prop_assert!(problem.to_string().len() < 2000);
+                }
+            }
+
+            #[test]
+            fn any_lexicon_or_watchlist_file_is_checked_without_panic(text in config_text()) {
+                let mut lexicon = earshot_analyze::Lexicon::empty();
+                let _ = lexicon.load_user_file("l.toml", &text);
+                let _ = earshot_analyze::Watchlists::parse("w.toml", &text);
+                let _ = earshot_toml::parse(&text);
+            }
+        }
+    }
 }
