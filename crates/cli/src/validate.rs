@@ -328,6 +328,9 @@ impl Checker<'_> {
         let span = node.span();
         match (kind, node.get_ref()) {
             (Kind::Str, Node::Str(_)) | (Kind::Bool, Node::Bool(_)) => {}
+            // A variable is text: `EARSHOT__KAFKA__GROUPS__ROUTE=2026` is the string "2026".
+            (Kind::Str, Node::Int(_) | Node::Float(_) | Node::Bool(_))
+                if span.start >= ENV_SPANS => {}
             (Kind::Str, _) => self.report(span, wrong("a string")),
             (Kind::Bool, _) => self.report(span, wrong("true or false")),
             (Kind::StrList, Node::Array(items)) => {
@@ -514,6 +517,10 @@ mod tests {
             got[4].contains("`analyze.sentiment.exclamation` = inf is outside"),
             "{}",
             got[4]
+        );
+        assert_eq!(
+            problems("", &[("EARSHOT__KAFKA__GROUPS__ROUTE", "2026")]),
+            Vec::<String>::new()
         );
         let env = problems(
             "",
