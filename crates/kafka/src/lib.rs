@@ -42,6 +42,7 @@ pub use metrics::Metrics;
 pub use offsets::OffsetTracker;
 pub use record::*;
 pub use runner::{
-    client_config, run_stage, ClientRole, Health, Shutdown, StageReport, StageSpec, READY_STALL,
+    client_config, is_permanent, run_stage, ClientRole, Health, Shutdown, StageReport, StageSpec,
+    READY_STALL,
 };
 pub use settings::{DeliveryMode, Groups, InternalErrorPolicy, KafkaSettings, Topics};

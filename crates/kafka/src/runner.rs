@@ -1091,8 +1091,9 @@ fn dead_letter_refused(
     dead
 }
 
-/// Delivery errors no retry can fix: the record itself is unacceptable.
-fn is_permanent(error: &KafkaError) -> bool {
+/// Delivery errors no retry can fix: the record itself is unacceptable (too large,
+/// invalid). Its input belongs in the dead-letter topic; any other error is transient.
+pub fn is_permanent(error: &KafkaError) -> bool {
     matches!(
         error.rdkafka_error_code(),
         Some(

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use earshot_kafka::{
-    client_config, fit_dead_letter, ClientRole, KafkaSettings, Topics, Truncated,
+    client_config, fit_dead_letter, is_permanent, ClientRole, KafkaSettings, Topics, Truncated,
     DLQ_ERROR_CODE_HEADER, DLQ_REASON_HEADER, DLQ_STAGE_HEADER, INGESTED_AT_HEADER, SCHEMA_HEADER,
     TRACE_HEADER,
 };
@@ -70,19 +70,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Refusals no retry can fix: the record itself is unacceptable to the broker.
-fn is_permanent(error: &KafkaError) -> bool {
-    matches!(
-        error.rdkafka_error_code(),
-        Some(
-            RDKafkaErrorCode::MessageSizeTooLarge
-                | RDKafkaErrorCode::InvalidMessageSize
-                | RDKafkaErrorCode::MessageBatchTooLarge
-                | RDKafkaErrorCode::InvalidRecord
-        )
-    )
 }
 
 /// Publishes posts to the raw topic.

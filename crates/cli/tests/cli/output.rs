@@ -71,42 +71,41 @@ fn posts_file(dir: &std::path::Path) -> std::path::PathBuf {
     file
 }
 
-#[test]
-fn a_closed_stdout_ends_every_offline_command_quietly() {
-    let dir = tempfile::tempdir().unwrap();
-    let posts = posts_file(dir.path());
-    let config = examples().join("earshot.toml");
+/// Commands that write results to stdout, on a small posts file in `dir`.
+fn stdout_commands(dir: &std::path::Path) -> Vec<(&'static str, Vec<std::ffi::OsString>)> {
+    let posts = posts_file(dir).into_os_string();
+    let config = examples().join("earshot.toml").into_os_string();
     let text = "オススメできません。さらに、機能が、ほぼ機能しません。";
-    let commands: Vec<(&str, Vec<std::ffi::OsString>)> = vec![
-        ("explain", vec!["explain".into(), text.into()]),
+    let args = |parts: &[&std::ffi::OsStr]| parts.iter().map(|p| p.to_os_string()).collect();
+    vec![
+        ("explain", args(&["explain".as_ref(), text.as_ref()])),
         (
             "explain --json",
-            vec!["explain".into(), "--json".into(), text.into()],
+            args(&["explain".as_ref(), "--json".as_ref(), text.as_ref()]),
         ),
         (
             "check",
-            vec!["check".into(), "--config".into(), config.clone().into()],
+            args(&["check".as_ref(), "--config".as_ref(), &config]),
         ),
         (
             "score",
-            vec![
-                "score".into(),
-                "--config".into(),
-                config.clone().into(),
-                posts.clone().into(),
-            ],
+            args(&["score".as_ref(), "--config".as_ref(), &config, &posts]),
         ),
         (
             "triage",
-            vec![
-                "triage".into(),
-                "--config".into(),
-                config.clone().into(),
-                posts.clone().into(),
-            ],
+            args(&["triage".as_ref(), "--config".as_ref(), &config, &posts]),
         ),
-    ];
-    for (what, args) in commands {
+        (
+            "demo --json",
+            args(&["demo".as_ref(), "--json".as_ref(), &posts]),
+        ),
+    ]
+}
+
+#[test]
+fn a_closed_stdout_ends_every_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    for (what, args) in stdout_commands(dir.path()) {
         let mut command = earshot();
         command.args(&args);
         let output = run(command, closed_pipe());
@@ -118,29 +117,7 @@ fn a_closed_stdout_ends_every_offline_command_quietly() {
 #[test]
 fn a_full_disk_is_a_message_and_status_74() {
     let dir = tempfile::tempdir().unwrap();
-    let posts = posts_file(dir.path());
-    let config = examples().join("earshot.toml");
-    let commands: Vec<(&str, Vec<std::ffi::OsString>)> = vec![
-        ("explain", vec!["explain".into(), "圏外".into()]),
-        (
-            "check",
-            vec!["check".into(), "--config".into(), config.clone().into()],
-        ),
-        (
-            "score",
-            vec![
-                "score".into(),
-                "--config".into(),
-                config.clone().into(),
-                posts.clone().into(),
-            ],
-        ),
-        (
-            "demo --json",
-            vec!["demo".into(), "--json".into(), posts.clone().into()],
-        ),
-    ];
-    for (what, args) in commands {
+    for (what, args) in stdout_commands(dir.path()) {
         let mut command = earshot();
         command.args(&args);
         let output = run(command, dev_full());
