@@ -109,7 +109,7 @@ fn every_file_s_problems_are_listed_in_one_run() {
     for want in [
         "l.toml:1:1: weight inf is outside 0..10",
         "l.toml:5:1: sentiment NaN is outside -4..4",
-        "l.toml:8:1: unknown field `modifer`",
+        "l.toml:10:1: unknown field `modifer`",
         "w.toml:1:1: unknown field `qurey`",
         "w.toml:6:1: invalid type: integer `5`",
         "bad duration `999999999h`: a response target is at most 8760h",
