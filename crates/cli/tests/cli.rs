@@ -6,6 +6,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+/// Tests that run a broker and stages (demo, bench, the daemon) take one at a time: the
+/// machine has two cores, and the bench measures latency, which a neighbour's load skews.
+pub(crate) fn one_broker_test_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static BROKER_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    BROKER_TESTS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 #[path = "cli/config.rs"]
 mod config;
 #[path = "cli/daemon.rs"]
@@ -368,6 +375,7 @@ fn check_reports_route_problems_with_their_place() {
 /// whose counts are those of the sample (one partition and the event clock make them exact).
 #[test]
 fn demo_runs_the_sample_through_the_embedded_broker() {
+    let _one = one_broker_test_at_a_time();
     let output = earshot().args(["demo", "--json"]).output().unwrap();
     assert_succeeded(&output);
     let summary = json_lines(&output).pop().expect("a summary line");
@@ -386,6 +394,7 @@ fn demo_runs_the_sample_through_the_embedded_broker() {
 /// The throughput command measures all three runs on the embedded broker and reports them.
 #[test]
 fn bench_pipeline_reports_three_runs_and_their_ratios() {
+    let _one = one_broker_test_at_a_time();
     let output = earshot()
         .args([
             "bench", "pipeline", "--copies", "1", "--rate", "100", "--json",

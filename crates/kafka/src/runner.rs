@@ -370,7 +370,7 @@ impl ConsumerContext for RebalanceContext {
         }
     }
 
-    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(assigned) => {
                 info!(
@@ -380,24 +380,33 @@ impl ConsumerContext for RebalanceContext {
                 );
                 // Joining the group took a coordinator: the client is connected.
                 self.health.connected.store(true, Ordering::SeqCst);
-                self.note_assignment(consumer, "assigned");
+                self.note_assignment(assigned, "assigned");
             }
-            Rebalance::Revoke(_) => self.note_assignment(consumer, "revoked"),
+            Rebalance::Revoke(revoked) => self.note_assignment(revoked, "revoked"),
             Rebalance::Error(e) => warn!(stage = self.stage, error = %e, "Rebalance error"),
         }
     }
 }
 
 impl RebalanceContext {
-    fn note_assignment(&self, consumer: &BaseConsumer<Self>, event: &str) {
+    /// Counts the partitions from the rebalance events themselves (added on assign, taken
+    /// off on revoke, which suits eager and cooperative protocols alike). Asking the
+    /// consumer for its assignment here blocked for good when the revoke came from closing
+    /// the consumer at shutdown.
+    fn note_assignment(&self, partitions: &TopicPartitionList, event: &str) {
         self.metrics
             .rebalances
             .with_label_values(&[self.stage, event])
             .inc();
-        let partitions = consumer.assignment().map_or(0, |a| a.count());
-        self.health
-            .assigned_partitions
-            .store(partitions, Ordering::SeqCst);
+        let count = partitions.count();
+        let assigned = &self.health.assigned_partitions;
+        if event == "assigned" {
+            assigned.fetch_add(count, Ordering::SeqCst);
+        } else {
+            let _ = assigned.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                Some(n.saturating_sub(count))
+            });
+        }
     }
 }
 

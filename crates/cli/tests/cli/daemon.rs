@@ -38,6 +38,7 @@ fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> Option<Str
 
 #[test]
 fn a_frozen_broker_fails_readiness_and_liveness_and_the_deadline_holds() {
+    let _one = super::one_broker_test_at_a_time();
     // Broker 2 leads the scored topic; everything else (raw posts, the groups) is on 1.
     let broker = EmbeddedKafka::start(2).unwrap();
     let settings = KafkaSettings {

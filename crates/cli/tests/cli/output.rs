@@ -104,6 +104,7 @@ fn stdout_commands(dir: &std::path::Path) -> Vec<(&'static str, Vec<std::ffi::Os
 
 #[test]
 fn a_closed_stdout_ends_every_command_quietly() {
+    let _one = super::one_broker_test_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     for (what, args) in stdout_commands(dir.path()) {
         let mut command = earshot();
@@ -116,6 +117,7 @@ fn a_closed_stdout_ends_every_command_quietly() {
 
 #[test]
 fn a_full_disk_is_a_message_and_status_74() {
+    let _one = super::one_broker_test_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     for (what, args) in stdout_commands(dir.path()) {
         let mut command = earshot();
@@ -135,6 +137,7 @@ fn a_full_disk_is_a_message_and_status_74() {
 /// in its status (the message itself cannot be written).
 #[test]
 fn ingest_with_stderr_on_a_full_disk_publishes_and_exits_74() {
+    let _one = super::one_broker_test_at_a_time();
     let broker = broker();
     let dir = tempfile::tempdir().unwrap();
     let posts = posts_file(dir.path());
@@ -170,6 +173,7 @@ fn count_records(broker: &EmbeddedKafka, topic: &str) -> i64 {
 /// the same writer and do not abort the process.
 #[test]
 fn run_piped_into_head_stops_gracefully() {
+    let _one = super::one_broker_test_at_a_time();
     let broker = broker();
     let (mut reader, writer) = std::io::pipe().unwrap();
     let mut child = earshot()
@@ -211,6 +215,7 @@ fn run_piped_into_head_stops_gracefully() {
 /// `earshot tail TOPIC | head`: the reader going away ends the tail quietly.
 #[test]
 fn tail_into_a_closed_pipe_exits_quietly() {
+    let _one = super::one_broker_test_at_a_time();
     let broker = broker();
     {
         use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -263,6 +268,7 @@ fn an_endless_line_does_not_grow_memory() {
 /// the record limit, with its reason, size and hash; the post after it is published.
 #[test]
 fn ingest_dead_letters_a_line_over_a_megabyte_cut_to_fit() {
+    let _one = super::one_broker_test_at_a_time();
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::message::{Headers, Message};
     let broker = broker();
