@@ -620,7 +620,6 @@ pub fn run_stage<P: Processor>(
             Some(Ok(message)) => {
                 health.connected.store(true, Ordering::Relaxed);
                 let started = Instant::now();
-                received.inc();
                 report.received += 1;
                 outputs.clear();
                 let input = input_of(&message);
@@ -683,8 +682,15 @@ pub fn run_stage<P: Processor>(
                     txn.messages += 1;
                     txn.positions.insert(partition, offset + 1);
                 } else {
-                    lock(&tracker).begin(partition, offset, outputs.len() as u32);
+                    let mut tracker = lock(&tracker);
+                    tracker.begin(partition, offset, outputs.len() as u32);
+                    // At once, not at the next turn: a reader of the gauge that sees this
+                    // record taken must not see the stage idle before its outputs are sent.
+                    in_flight.set(tracker.waiting() as i64);
                 }
+                // Counted once its outputs are accounted for (in flight), so that a watcher
+                // never sees a record taken while the stage looks idle.
+                received.inc();
                 let link = if exactly_once { -1 } else { partition };
                 let source = (!exactly_once && !outputs.is_empty()).then(|| {
                     Arc::new(Source {
