@@ -3,6 +3,10 @@
 //! * `analyze/posts`: posts per second through `Analyzer::analyze_with` on already-decoded
 //!   text, with 10,000 watch terms (200 watchlists × 50 terms) plus the built-in lexicon in
 //!   one automaton. The posts are the bundled sample posts and customer-care sets.
+//! * `analyze/posts_model` and `analyze/posts_model_no_explain`: the same with the built-in
+//!   learned model deciding (with its explanation of 5 features per decision, and without);
+//!   the difference to `analyze/posts` is what the learned layer costs per post.
+//! * `model/load`: reading and checking the built-in model file.
 //! * `build/100k_terms`: compiling 100,000 watch terms plus the lexicon.
 //!
 //! Run: `cargo bench --bench analyze`. The automaton's size is printed once at start.
@@ -15,6 +19,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use earshot_analyze::learned::Model;
 use earshot_analyze::{Analyzer, Lexicon, Scratch, Watchlists};
 use earshot_e2e::{repo_root, sample_texts, synthetic_watchlists};
 use earshot_model::Post;
@@ -62,6 +67,24 @@ fn bench_analyze(c: &mut Criterion) {
             }
         })
     });
+    let model = Model::builtin().expect("built-in model");
+    let with_model = analyzer.with_model(model.clone());
+    group.bench_function("posts_model", |b| {
+        b.iter(|| {
+            for post in &posts {
+                black_box(with_model.analyze_with(post, &mut scratch));
+            }
+        })
+    });
+    let quiet = with_model.with_explained_features(0);
+    group.bench_function("posts_model_no_explain", |b| {
+        b.iter(|| {
+            for post in &posts {
+                black_box(quiet.analyze_with(post, &mut scratch));
+            }
+        })
+    });
+    let analyzer = quiet.without_model();
     group.throughput(Throughput::Bytes(bytes as u64));
     group.bench_function("bytes", |b| {
         b.iter(|| {
@@ -69,6 +92,12 @@ fn bench_analyze(c: &mut Criterion) {
                 black_box(analyzer.analyze_with(post, &mut scratch));
             }
         })
+    });
+    group.finish();
+    let mut group = c.benchmark_group("model");
+    group.sample_size(20);
+    group.bench_function("load", |b| {
+        b.iter(|| black_box(Model::builtin().expect("loads")))
     });
     group.finish();
 }

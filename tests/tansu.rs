@@ -3,24 +3,25 @@
 //! on a free loopback port, with in-memory storage.
 //!
 //! tansu is found through `TANSU_BIN`, else `~/.cargo/bin/tansu` (or `$CARGO_HOME/bin`), else
-//! `PATH`. Install it with `cargo install tansu --version 0.6.0 --locked --features dynostore`.
-//! Without it these tests fail, unless `EARSHOT_SKIP_TANSU=1` is set (then they print a note
-//! and pass).
+//! `PATH`; `scripts/test` installs it (`cargo install tansu --version 0.6.0 --locked
+//! --features dynostore`). Without it these tests fail, unless `EARSHOT_SKIP_TANSU=1` is set
+//! outside CI (then they print a note and pass).
 //!
 //! Every topic has one partition (`EARSHOT__KAFKA__PARTITIONS=1`, created by Earshot itself
 //! with `EARSHOT__KAFKA__CREATE_TOPICS=true`), so the posts reach the route stage in file
 //! order and the pipeline reproduces `earshot triage` ticket for ticket.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::File;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use earshot_e2e::process::{free_port, http_get, Proc};
+use earshot_e2e::tools::TANSU;
 use earshot_e2e::{earshot_bin, repo_root};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -41,42 +42,6 @@ const OUTPUTS_WITHIN: Duration = Duration::from_secs(240);
 const QUIET: Duration = Duration::from_secs(4);
 
 // ------------------------------------------------------------------------------ tansu
-
-/// Where tansu is, or `None` (after printing a note) when it is absent and
-/// `EARSHOT_SKIP_TANSU=1`. Panics when it is absent otherwise.
-fn tansu_or_skip(test: &str) -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("TANSU_BIN").filter(|p| !p.is_empty()) {
-        let path = PathBuf::from(path);
-        assert!(
-            path.is_file(),
-            "TANSU_BIN={} is not a file; install tansu with `cargo install tansu --version 0.6.0 --locked --features dynostore`",
-            path.display()
-        );
-        return Some(path);
-    }
-    let mut candidates = Vec::new();
-    if let Some(cargo_home) = std::env::var_os("CARGO_HOME") {
-        candidates.push(PathBuf::from(cargo_home).join("bin/tansu"));
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        candidates.push(PathBuf::from(home).join(".cargo/bin/tansu"));
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        candidates.extend(std::env::split_paths(&path).map(|dir| dir.join("tansu")));
-    }
-    if let Some(found) = candidates.into_iter().find(|p| p.is_file()) {
-        return Some(found);
-    }
-    if std::env::var("EARSHOT_SKIP_TANSU").as_deref() == Ok("1") {
-        eprintln!("note: {test} skipped: tansu is not installed and EARSHOT_SKIP_TANSU=1");
-        return None;
-    }
-    panic!(
-        "{test}: the tansu broker is not installed (looked at TANSU_BIN, ~/.cargo/bin/tansu and PATH).\n\
-         Install it with `cargo install tansu --version 0.6.0 --locked --features dynostore`,\n\
-         point TANSU_BIN at it, or set EARSHOT_SKIP_TANSU=1 to skip these tests."
-    );
-}
 
 /// A tansu broker on a free loopback port, in-memory, stopped on drop.
 struct Tansu {
@@ -135,140 +100,6 @@ impl Tansu {
     }
 }
 
-// --------------------------------------------------------------------------- processes
-
-/// A child process, killed (SIGKILL) on drop; stdout and stderr go to `<dir>/<name>.log`.
-struct Proc {
-    name: String,
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn spawn(name: &str, command: Command, dir: &Path) -> Proc {
-        Proc::spawn_with(name, command, dir, Stdio::null())
-    }
-
-    fn spawn_with(name: &str, mut command: Command, dir: &Path, stdin: Stdio) -> Proc {
-        let log = dir.join(format!("{name}.log"));
-        let out = File::create(&log).expect("creating a log file");
-        let err = out.try_clone().expect("cloning a log file handle");
-        let child = command
-            .stdin(stdin)
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {name} ({command:?}): {e}"));
-        Proc {
-            name: name.to_string(),
-            child: Some(child),
-            log,
-        }
-    }
-
-    fn child(&mut self) -> &mut Child {
-        self.child.as_mut().expect("process still owned")
-    }
-
-    fn exited(&mut self) -> Option<ExitStatus> {
-        self.child().try_wait().expect("polling a child process")
-    }
-
-    fn assert_running(&mut self, context: &str) {
-        if let Some(status) = self.exited() {
-            panic!(
-                "{} exited {context} ({status})\n{}",
-                self.name,
-                self.log_tail()
-            );
-        }
-    }
-
-    /// The last lines of the process's output, for failure messages.
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let from = lines.len().saturating_sub(40);
-        format!(
-            "--- last lines of {} ({}):\n{}",
-            self.name,
-            self.log.display(),
-            lines[from..].join("\n")
-        )
-    }
-
-    /// Waits for the process to exit on its own.
-    fn wait(&mut self, within: Duration) -> ExitStatus {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.exited() {
-                return status;
-            }
-            assert!(
-                started.elapsed() < within,
-                "{} did not exit within {} s\n{}",
-                self.name,
-                within.as_secs(),
-                self.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// SIGTERM, then waits for a graceful exit.
-    fn terminate(&mut self, within: Duration) -> ExitStatus {
-        let pid = self.child().id().to_string();
-        let status = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("running kill");
-        assert!(status.success(), "kill -TERM {pid} failed");
-        self.wait(within)
-    }
-
-    /// SIGKILL: no drain, no flush, no commit.
-    fn kill_hard(&mut self) {
-        let child = self.child();
-        child.kill().expect("kill -9");
-        child.wait().expect("reaping a killed process");
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("asking the OS for a free port")
-        .port()
-}
-
-/// `GET path` on a loopback HTTP server: status code and body, or `None` if no answer.
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, body)| body)
-        .to_string();
-    Some((status, body))
-}
-
 // ---------------------------------------------------------------------------- earshot
 
 /// One test's world: a tansu broker, a temp dir, unique consumer groups, and how to start
@@ -283,7 +114,7 @@ struct World {
 impl World {
     /// `None` when tansu is absent and the tests are to be skipped.
     fn start(test: &str) -> Option<World> {
-        let bin = tansu_or_skip(test)?;
+        let bin = TANSU.find_or_skip(test)?;
         let dir = tempfile::Builder::new()
             .prefix(&format!("earshot-{test}-"))
             .tempdir()

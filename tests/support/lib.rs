@@ -1,5 +1,9 @@
 //! Helpers shared by the end-to-end tests and the benchmarks: where the repository is, the
-//! bundled sample texts, synthetic watchlists of any size, and the `earshot` binary.
+//! bundled sample texts, synthetic watchlists of any size, the `earshot` binary, child
+//! processes ([`process`]) and the external programs some tests need ([`tools`]).
+
+pub mod process;
+pub mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,18 +1,22 @@
-//! The analyzer: one scan of a post, then sentiment, intents, urgency, influence, watchlists.
+//! The analyzer: one scan of a post, then sentiment, intents, urgency, influence, watchlists
+//! — decided by the learned model when there is one, by the lexicon's rules otherwise.
+
+mod watch;
 
 use std::collections::HashMap;
 
-use earshot_model::{Analysis, Hit, HitKind, Intent, Post, Sentiment, WatchMatch, WatchTerm};
-use earshot_text::script::{is_cjk, is_spaced_word_char};
+use earshot_model::{Analysis, Hit, HitKind, Intent, Post, Sentiment};
 use earshot_text::{detect_lang, find_entities, normalize, Entities, Normalized};
 use regex::RegexSet;
 
 use crate::error::AnalyzeError;
+use crate::learned::{self, features, Feature, FeatureConfig, Model};
 use crate::lexicon::{Entry, EntryKind, Lang, Lexicon};
 use crate::matcher::{Matcher, MatcherBuilder, RawMatch, Target};
 use crate::sentiment::{self, Contribution, LexHit, SentimentParams};
 use crate::signals::{self, IntentEvidence, SignalParams};
-use crate::watchlist::{Node, Watchlists};
+use crate::watchlist::Watchlists;
+use watch::entity_name;
 
 /// Scores posts. Build one per configuration and share it (it is `Sync`); give each thread
 /// its own [`Scratch`].
@@ -26,6 +30,10 @@ pub struct Analyzer {
     matcher: Matcher,
     sentiment: SentimentParams,
     signals: SignalParams,
+    /// Decides sentiment, intents and flags when present.
+    model: Option<Model>,
+    /// How many features the explanation lists per model decision.
+    explain_features: usize,
 }
 
 /// Sizes of a built analyzer, for logs and capacity planning.
@@ -56,6 +64,9 @@ pub struct Scratch {
     /// (regex, start, end).
     regex_hits: Vec<(u32, u32, u32)>,
     candidates: Vec<bool>,
+    features: Vec<Feature>,
+    /// The lexicon's sentiment score of the post being analysed.
+    lexicon_score: f64,
 }
 
 impl Scratch {
@@ -75,9 +86,35 @@ impl Analyzer {
         )
     }
 
-    /// The built-in lexicon and no watchlists: what `earshot explain` uses without a config.
+    /// The built-in lexicon and model, and no watchlists: what `earshot explain` uses
+    /// without a config.
     pub fn builtin() -> Result<Analyzer, AnalyzeError> {
-        Analyzer::new(&Lexicon::builtin(), Watchlists::empty())
+        let model = Model::builtin().map_err(|e| AnalyzeError::Model(e.to_string()))?;
+        Ok(Analyzer::new(&Lexicon::builtin(), Watchlists::empty())?.with_model(model))
+    }
+
+    /// The same analyzer, with `model` deciding sentiment, intents and flags.
+    pub fn with_model(mut self, model: Model) -> Analyzer {
+        self.model = Some(model);
+        self
+    }
+
+    /// The same analyzer, with the lexicon's rules deciding (as before models existed).
+    pub fn without_model(mut self) -> Analyzer {
+        self.model = None;
+        self
+    }
+
+    /// The model that decides, if any.
+    pub fn model(&self) -> Option<&Model> {
+        self.model.as_ref()
+    }
+
+    /// How many features the explanation lists per model decision (default 5; 0 for none,
+    /// which keeps scored records small and analysis fastest).
+    pub fn with_explained_features(mut self, count: usize) -> Analyzer {
+        self.explain_features = count;
+        self
     }
 
     pub fn with_params(
@@ -135,6 +172,8 @@ impl Analyzer {
             matcher,
             sentiment,
             signals,
+            model: None,
+            explain_features: 5,
         })
     }
 
@@ -161,11 +200,98 @@ impl Analyzer {
     /// Analyses one post, reusing `scratch`.
     pub fn analyze_with(&self, post: &Post, scratch: &mut Scratch) -> Analysis {
         let s = scratch;
-        s.text.normalize(&post.text);
+        let source = post.text.as_str();
+        let score = self.lexical_pass(source, s);
         let text = s.text.as_str();
-        find_entities(text, &mut s.entities);
-        self.matcher.scan(&s.text, &s.entities, &mut s.raw);
+        let lang = match post.lang.as_deref() {
+            Some(lang) if !lang.is_empty() => lang.to_lowercase(),
+            _ => detect_lang(text).to_string(),
+        };
+        let mut evidence = IntentEvidence::default();
+        let mut urgency_cues = Vec::new();
+        for cue in &s.cues {
+            let entry = &self.entries[cue.entry as usize];
+            match entry.kind {
+                EntryKind::Intent(intent, weight) => evidence.add(intent, weight),
+                EntryKind::Urgency(weight, reason) => {
+                    urgency_cues.push((reason, weight, entry.term.as_str()))
+                }
+                _ => {}
+            }
+        }
+        let (sentiment, intents, flags, model) = match &self.model {
+            Some(model) => {
+                self.extract_features(source, model.features(), lang.starts_with("ja"), s);
+                let d = learned::decide(model, &s.features, &s.text, self.explain_features);
+                (d.sentiment, d.intents, d.flags, Some(d.output))
+            }
+            None => {
+                let intents = signals::intents(&self.signals, evidence, text.contains('?'), score);
+                (Sentiment::from_score(score), intents, Vec::new(), None)
+            }
+        };
+        let (urgency, urgency_reasons) = signals::urgency(&intents, sentiment.score, &urgency_cues);
+        let (influence, influence_reasons) = signals::influence(
+            post.author.followers,
+            post.author.verified,
+            &post.engagement,
+        );
+        let watch = self.evaluate_watchlists(post, &lang, s);
+        let hits = self.explain_hits(s);
+        let entity_texts = |spans: &[(usize, usize)]| -> Vec<String> {
+            spans
+                .iter()
+                .map(|&(a, b)| entity_name(s.text.as_str(), a, b).to_string())
+                .collect()
+        };
+        Analysis {
+            sentiment,
+            intents,
+            urgency,
+            influence,
+            watch,
+            hits,
+            urgency_reasons,
+            influence_reasons,
+            hashtags: entity_texts(&s.entities.hashtags),
+            mentions: entity_texts(&s.entities.mentions),
+            urls: s
+                .entities
+                .urls
+                .iter()
+                .map(|&(a, b)| {
+                    let (a, b) = s.text.source_span(a, b);
+                    source.get(a..b).unwrap_or_default().to_string()
+                })
+                .collect(),
+            lang,
+            flags,
+            model,
+            explanation_truncated: false,
+        }
+    }
 
+    /// The learned model's features of `text` under `config`, whether or not this
+    /// analyzer has a model: what `earshot train` learns from.
+    pub fn features_for<'s>(
+        &self,
+        text: &str,
+        config: &FeatureConfig,
+        scratch: &'s mut Scratch,
+    ) -> &'s [Feature] {
+        self.lexical_pass(text, scratch);
+        let is_ja = detect_lang(scratch.text.as_str()) == "ja";
+        self.extract_features(text, config, is_ja, scratch);
+        &scratch.features
+    }
+
+    /// Normalises and scans `source`, picks the lexicon hits and scores them: fills the
+    /// scratch's text, entities, hits, cues and contributions, and returns the lexicon's
+    /// sentiment score.
+    fn lexical_pass(&self, source: &str, s: &mut Scratch) -> f64 {
+        s.text.normalize(source);
+        find_entities(s.text.as_str(), &mut s.entities);
+        self.matcher.scan(&s.text, &s.entities, &mut s.raw);
         s.lex.clear();
         s.cues.clear();
         s.watch_hits.clear();
@@ -193,8 +319,6 @@ impl Analyzer {
         longest_first(&mut s.lex, SameSpan::KeepLast);
         longest_first(&mut s.cues, SameSpan::KeepAll);
         self.lend_cue_polarity(&s.cues, &mut s.lex);
-
-        let source = post.text.as_str();
         let score_text = sentiment::Text::new(source, &s.text);
         let score = sentiment::score(
             &self.sentiment,
@@ -203,63 +327,28 @@ impl Analyzer {
             &s.lex,
             &mut s.contributions,
         );
-        let score = signals::round3(score);
+        s.lexicon_score = signals::round3(score);
+        s.lexicon_score
+    }
 
-        let mut evidence = IntentEvidence::default();
-        let mut urgency_cues = Vec::new();
-        for cue in &s.cues {
-            let entry = &self.entries[cue.entry as usize];
-            match entry.kind {
-                EntryKind::Intent(intent, weight) => evidence.add(intent, weight),
-                EntryKind::Urgency(weight, reason) => {
-                    urgency_cues.push((reason, weight, entry.term.as_str()))
-                }
-                _ => {}
-            }
-        }
-        let intents = signals::intents(&self.signals, evidence, text.contains('?'), score);
-        let (urgency, urgency_reasons) = signals::urgency(&intents, score, &urgency_cues);
-        let (influence, influence_reasons) = signals::influence(
-            post.author.followers,
-            post.author.verified,
-            &post.engagement,
+    /// Fills the scratch's features from what [`Analyzer::lexical_pass`] left in it.
+    fn extract_features(&self, source: &str, config: &FeatureConfig, is_ja: bool, s: &mut Scratch) {
+        let lexical = features::Lexical {
+            entries: &self.entries,
+            hits: &s.lex,
+            contributions: &s.contributions,
+            cues: &s.cues,
+            score: s.lexicon_score,
+        };
+        features::extract(
+            config,
+            source,
+            &s.text,
+            &s.entities,
+            &lexical,
+            is_ja,
+            &mut s.features,
         );
-
-        let lang = match post.lang.as_deref() {
-            Some(lang) if !lang.is_empty() => lang.to_lowercase(),
-            _ => detect_lang(text).to_string(),
-        };
-        let watch = self.evaluate_watchlists(post, &lang, s);
-        let hits = self.explain_hits(s);
-        let entity_texts = |spans: &[(usize, usize)]| -> Vec<String> {
-            spans
-                .iter()
-                .map(|&(a, b)| entity_name(s.text.as_str(), a, b).to_string())
-                .collect()
-        };
-        Analysis {
-            sentiment: Sentiment::from_score(score),
-            intents,
-            urgency,
-            influence,
-            watch,
-            hits,
-            urgency_reasons,
-            influence_reasons,
-            hashtags: entity_texts(&s.entities.hashtags),
-            mentions: entity_texts(&s.entities.mentions),
-            urls: s
-                .entities
-                .urls
-                .iter()
-                .map(|&(a, b)| {
-                    let (a, b) = s.text.source_span(a, b);
-                    source.get(a..b).unwrap_or_default().to_string()
-                })
-                .collect(),
-            lang,
-            explanation_truncated: false,
-        }
     }
 
     /// Adds the polarity of complaint, outage and praise cues whose span holds no polarity
@@ -336,255 +425,6 @@ impl Analyzer {
         hits.sort_by_key(|h| (h.start, h.end));
         hits
     }
-
-    fn evaluate_watchlists(&self, post: &Post, lang: &str, s: &mut Scratch) -> Vec<WatchMatch> {
-        let w = &self.watchlists;
-        if w.is_empty() {
-            return Vec::new();
-        }
-        s.watch_hits.sort_unstable();
-        s.watch_hits.dedup();
-        s.candidates.clear();
-        s.candidates.resize(w.watchlists.len(), false);
-        for &(term, ..) in &s.watch_hits {
-            for &index in &w.term_watchlists[term as usize] {
-                s.candidates[index as usize] = true;
-            }
-        }
-        s.regex_hits.clear();
-        if let Some(set) = &self.regex_set {
-            let text = s.text.as_str();
-            for r in set.matches(text).iter() {
-                for m in w.regexes[r].1.find_iter(text) {
-                    s.regex_hits
-                        .push((r as u32, m.start() as u32, m.end() as u32));
-                }
-                for &index in &w.regex_watchlists[r] {
-                    s.candidates[index as usize] = true;
-                }
-            }
-        }
-        let mut out = Vec::new();
-        for (index, watchlist) in w.watchlists.iter().enumerate() {
-            if !(s.candidates[index] || watchlist.always_candidate) {
-                continue;
-            }
-            let ctx = Ctx {
-                analyzer: self,
-                post,
-                lang,
-                s,
-                watchlist: index as u32,
-            };
-            if !ctx.eval(&watchlist.node) {
-                continue;
-            }
-            let mut terms = Vec::new();
-            for &term in &watchlist.shown_terms {
-                for (start, end) in ctx.term_positions(term) {
-                    let (a, b) = s.text.source_span(start as usize, end as usize);
-                    terms.push(WatchTerm {
-                        term: w.terms[term as usize].display.clone(),
-                        start: a,
-                        end: b,
-                    });
-                }
-            }
-            for &r in &watchlist.shown_regexes {
-                for &(_, start, end) in s.regex_hits.iter().filter(|h| h.0 == r) {
-                    let (a, b) = s.text.source_span(start as usize, end as usize);
-                    terms.push(WatchTerm {
-                        term: format!("regex:/{}/", w.regexes[r as usize].0),
-                        start: a,
-                        end: b,
-                    });
-                }
-            }
-            let mut entities = Vec::new();
-            positive_entities(&watchlist.node, &mut entities);
-            for node in entities {
-                let (spans, sigil) = match node {
-                    Node::Hashtag(tag) => (ctx.entity_positions(&s.entities.hashtags, tag), '#'),
-                    Node::Mention(handle) => {
-                        (ctx.entity_positions(&s.entities.mentions, handle), '@')
-                    }
-                    _ => continue,
-                };
-                for (start, end) in spans {
-                    let (a, b) = s.text.source_span(start as usize, end as usize);
-                    terms.push(WatchTerm {
-                        term: format!(
-                            "{sigil}{}",
-                            entity_name(s.text.as_str(), start as usize, end as usize)
-                        ),
-                        start: a,
-                        end: b,
-                    });
-                }
-            }
-            terms.sort_by_key(|t| (t.start, t.end));
-            terms.dedup();
-            out.push(WatchMatch {
-                id: watchlist.id.clone(),
-                terms,
-            });
-        }
-        out
-    }
-}
-
-/// Evaluation of one watchlist's query over one post's hits.
-struct Ctx<'a> {
-    analyzer: &'a Analyzer,
-    post: &'a Post,
-    lang: &'a str,
-    s: &'a Scratch,
-    watchlist: u32,
-}
-
-impl Ctx<'_> {
-    fn eval(&self, node: &Node) -> bool {
-        let w = &self.analyzer.watchlists;
-        match node {
-            Node::Terms(ids) => ids.iter().any(|&t| self.term_positions(t).next().is_some()),
-            Node::Hashtag(tag) => self
-                .entity_positions(&self.s.entities.hashtags, tag)
-                .next()
-                .is_some(),
-            Node::Mention(handle) => self
-                .entity_positions(&self.s.entities.mentions, handle)
-                .next()
-                .is_some(),
-            Node::Lang(code) => self
-                .lang
-                .strip_prefix(code.as_str())
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('-')),
-            Node::Platform(name) => self.post.platform.eq_ignore_ascii_case(name),
-            Node::Followers(cmp, n) => cmp.holds(self.post.author.followers, *n),
-            Node::Verified(v) => self.post.author.verified == *v,
-            Node::AuthorList(list) => {
-                let members = &w.lists[*list as usize];
-                members.contains(&self.post.author.handle.to_lowercase())
-                    || members.contains(&self.post.author.id)
-            }
-            Node::Regex(r) => self.s.regex_hits.iter().any(|h| h.0 == *r),
-            Node::Near(left, right, distance) => {
-                let left = self.positions(left);
-                let right = self.positions(right);
-                let text = self.s.text.as_str();
-                left.iter().any(|&(ls, le)| {
-                    right.iter().any(|&(rs, re)| {
-                        let (a, b) = if le <= rs {
-                            (le, rs)
-                        } else if re <= ls {
-                            (re, ls)
-                        } else {
-                            return true;
-                        };
-                        let gap = text.get(a as usize..b as usize).unwrap_or_default();
-                        tokens(gap) <= *distance as usize
-                    })
-                })
-            }
-            Node::Not(inner) => !self.eval(inner),
-            Node::And(children) => children.iter().all(|c| self.eval(c)),
-            Node::Or(children) => children.iter().any(|c| self.eval(c)),
-        }
-    }
-
-    fn positions(&self, node: &Node) -> Vec<(u32, u32)> {
-        match node {
-            Node::Terms(ids) => ids.iter().flat_map(|&t| self.term_positions(t)).collect(),
-            Node::Regex(r) => self
-                .s
-                .regex_hits
-                .iter()
-                .filter(|h| h.0 == *r)
-                .map(|h| (h.1, h.2))
-                .collect(),
-            Node::Hashtag(tag) => self
-                .entity_positions(&self.s.entities.hashtags, tag)
-                .collect(),
-            Node::Mention(handle) => self
-                .entity_positions(&self.s.entities.mentions, handle)
-                .collect(),
-            Node::Or(children) => children.iter().flat_map(|c| self.positions(c)).collect(),
-            _ => Vec::new(),
-        }
-    }
-
-    /// Occurrences of a term that no mask of this watchlist or term covers.
-    fn term_positions(&self, term: u32) -> impl Iterator<Item = (u32, u32)> + '_ {
-        let hits = &self.s.watch_hits;
-        let first = hits.partition_point(|h| h.0 < term);
-        hits[first..]
-            .iter()
-            .take_while(move |h| h.0 == term)
-            .map(|h| (h.1, h.2))
-            .filter(move |&(start, end)| {
-                !self.s.mask_hits.iter().any(|&(mask, ms, me)| {
-                    let def = &self.analyzer.watchlists.masks[mask as usize];
-                    ms <= start
-                        && end <= me
-                        && def.watchlist.is_none_or(|w| w == self.watchlist)
-                        && def.term.is_none_or(|t| t == term)
-                })
-            })
-    }
-
-    fn entity_positions<'b>(
-        &'b self,
-        spans: &'b [(usize, usize)],
-        name: &'b str,
-    ) -> impl Iterator<Item = (u32, u32)> + 'b {
-        let text = self.s.text.as_str();
-        spans
-            .iter()
-            .filter(move |&&(a, b)| entity_name(text, a, b) == name)
-            .map(|&(a, b)| (a as u32, b as u32))
-    }
-}
-
-/// The name of a hashtag or mention at `a..b` of the normalised text, without its sigil
-/// (`#` and `@` are one byte after normalisation).
-fn entity_name(text: &str, a: usize, b: usize) -> &str {
-    text.get(a + 1..b).unwrap_or_default()
-}
-
-/// Hashtag and mention atoms of a query that are not under a NOT, for the explanation.
-fn positive_entities<'a>(node: &'a Node, out: &mut Vec<&'a Node>) {
-    match node {
-        Node::Hashtag(_) | Node::Mention(_) => out.push(node),
-        Node::Near(left, right, _) => {
-            positive_entities(left, out);
-            positive_entities(right, out);
-        }
-        Node::And(children) | Node::Or(children) => {
-            children.iter().for_each(|c| positive_entities(c, out))
-        }
-        _ => {}
-    }
-}
-
-/// Tokens in a stretch of normalised text, for NEAR: a run of letters or digits of a spaced
-/// script is one token, and so is each CJK character.
-fn tokens(gap: &str) -> usize {
-    let mut count = 0;
-    let mut in_word = false;
-    for c in gap.chars() {
-        if is_cjk(c) {
-            count += 1;
-            in_word = false;
-        } else if is_spaced_word_char(c) {
-            if !in_word {
-                count += 1;
-            }
-            in_word = true;
-        } else {
-            in_word = false;
-        }
-    }
-    count
 }
 
 /// What [`longest_first`] does with several entries on the very same span.
@@ -730,13 +570,6 @@ mod tests {
             ["bokkeeper", "bookeeper", "bookkeper"]
         );
         assert!(elongation_aliases("bad").is_empty());
-    }
-
-    #[test]
-    fn tokens_count_words_and_cjk_characters() {
-        assert_eq!(tokens(" very slow "), 2);
-        assert_eq!(tokens("のバッテリーが"), 7);
-        assert_eq!(tokens(""), 0);
     }
 
     #[test]

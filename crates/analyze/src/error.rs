@@ -60,6 +60,9 @@ pub enum AnalyzeError {
     /// The keyword automaton could not be built (far too many or too long terms).
     #[error("could not build the keyword automaton: {0}")]
     Automaton(String),
+    /// The model could not be loaded.
+    #[error("could not load the model: {0}")]
+    Model(String),
 }
 
 impl AnalyzeError {
@@ -68,6 +71,7 @@ impl AnalyzeError {
         match self {
             AnalyzeError::Invalid(_) => "invalid_config",
             AnalyzeError::Automaton(_) => "automaton_build_failed",
+            AnalyzeError::Model(_) => "model_invalid",
         }
     }
 
@@ -75,7 +79,7 @@ impl AnalyzeError {
     pub fn problems(&self) -> &[Problem] {
         match self {
             AnalyzeError::Invalid(problems) => problems,
-            AnalyzeError::Automaton(_) => &[],
+            AnalyzeError::Automaton(_) | AnalyzeError::Model(_) => &[],
         }
     }
 }

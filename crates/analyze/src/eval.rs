@@ -1,19 +1,24 @@
-//! Evaluation of the scorer on labelled data: the numbers behind every lexicon change.
+//! Evaluation of the scorer on labelled data: the numbers behind every lexicon or model
+//! change.
 //!
-//! Three TSV layouts are understood, recognised by their header line:
+//! TSV files with a header line; the columns are recognised by name, in any order, and
+//! other columns (`id`, `split`) are ignored:
 //!
-//! * `id<TAB>mean_rating<TAB>text` — a mean human rating on −4..4 (the VADER snippet sets):
-//!   Pearson r between rating and score, and 3-class accuracy with the usual cut-offs;
-//! * `label<TAB>text` — `positive`/`neutral`/`negative` (TweetEval) or only
-//!   `positive`/`negative` (chABSA): accuracy and macro-averaged recall; for two-class sets
-//!   the sign of the score decides and a zero counts as wrong;
-//! * `sentiment<TAB>intents<TAB>text` — our customer-care sets: the above plus per-intent
-//!   precision, recall and F1 (intents comma-separated, `other` for none).
+//! * `text` — required;
+//! * `mean_rating` — a mean human rating on −4..4 (the VADER snippet sets): Pearson r between
+//!   rating and score, and 3-class accuracy with the usual cut-offs;
+//! * `label` or `sentiment` — `positive`/`neutral`/`negative` (TweetEval), or only
+//!   `positive`/`negative` (chABSA, reviews): accuracy, macro-averaged recall and F1, the
+//!   confusion matrix; for two-class sets the sign of the score decides and a zero counts as
+//!   wrong;
+//! * `intents` — comma-separated (`other` for none): per-intent precision, recall and F1,
+//!   and "complaint or outage" as one class (what a support team must answer);
+//! * `flags` — comma-separated (`none` for none): per-flag precision, recall and F1.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use earshot_model::{Intent, Post, SentimentLabel};
+use earshot_model::{Flag, Intent, Post, SentimentLabel};
 
 use crate::analyzer::{Analyzer, Scratch};
 
@@ -24,6 +29,7 @@ pub struct Example {
     pub rating: Option<f64>,
     pub label: Option<SentimentLabel>,
     pub intents: Option<Vec<Intent>>,
+    pub flags: Option<Vec<Flag>>,
 }
 
 /// A dataset read from TSV.
@@ -43,16 +49,20 @@ impl Dataset {
             .map(|(_, h)| h.trim_end_matches('\r'))
             .unwrap_or("");
         let columns: Vec<&str> = header.split('\t').collect();
-        let layout = match columns.as_slice() {
-            ["id", "mean_rating", "text"] => 0,
-            ["label", "text"] => 1,
-            ["sentiment", "intents", "text"] => 2,
-            _ => {
-                return Err(format!(
-                    "line 1: unknown header {header:?}; expected `id<TAB>mean_rating<TAB>text`, `label<TAB>text` or `sentiment<TAB>intents<TAB>text`"
-                ))
-            }
+        let at = |name: &str| columns.iter().position(|c| *c == name);
+        let text_at = at("text");
+        let rating_at = at("mean_rating");
+        let label_at = at("label").or_else(|| at("sentiment"));
+        let (intents_at, flags_at) = (at("intents"), at("flags"));
+        let Some(text_at) =
+            text_at.filter(|_| rating_at.is_some() || label_at.is_some() || intents_at.is_some())
+        else {
+            return Err(format!(
+                "line 1: unknown header {header:?}; expected a `text` column and one of `mean_rating`, `label`, `sentiment`, `intents`"
+            ));
         };
+        // The text is the last column in our layouts and may itself hold tabs.
+        let text_is_last = text_at + 1 == columns.len();
         let mut examples = Vec::new();
         for (i, line) in lines {
             let line = line.trim_end_matches('\r');
@@ -60,40 +70,50 @@ impl Dataset {
                 continue;
             }
             let bad = |what: &str| format!("line {}: {what}", i + 1);
-            let columns = [3, 2, 3][layout];
-            let fields: Vec<&str> = line.splitn(columns, '\t').collect();
-            let example = match (layout, fields.as_slice()) {
-                (0, [_, rating, text]) => Example {
-                    text: text.to_string(),
-                    rating: Some(rating.parse().map_err(|_| bad("rating is not a number"))?),
-                    label: None,
-                    intents: None,
-                },
-                (1, [label, text]) => Example {
-                    text: text.to_string(),
-                    rating: None,
-                    label: Some(parse_label(label).ok_or_else(|| bad("unknown label"))?),
-                    intents: None,
-                },
-                (2, [label, intents, text]) => Example {
-                    text: text.to_string(),
-                    rating: None,
-                    label: Some(parse_label(label).ok_or_else(|| bad("unknown sentiment"))?),
-                    intents: Some(
-                        intents
-                            .split(',')
-                            .map(|i| {
-                                Intent::parse(i.trim())
-                                    .ok_or_else(|| bad(&format!("unknown intent {i:?}")))
-                            })
-                            .collect::<Result<_, _>>()?,
-                    ),
-                },
-                _ => return Err(bad("wrong number of columns")),
+            let fields: Vec<&str> = if text_is_last {
+                line.splitn(columns.len(), '\t').collect()
+            } else {
+                line.split('\t').collect()
             };
-            examples.push(example);
+            if fields.len() < columns.len() {
+                return Err(bad("wrong number of columns"));
+            }
+            let field = |at: Option<usize>| at.map(|i| fields[i].trim());
+            let rating = field(rating_at)
+                .map(|r| r.parse().map_err(|_| bad("rating is not a number")))
+                .transpose()?;
+            let label = field(label_at)
+                .map(|l| parse_label(l).ok_or_else(|| bad("unknown label")))
+                .transpose()?;
+            let intents = field(intents_at)
+                .map(|list| {
+                    list.split(',')
+                        .map(|i| {
+                            Intent::parse(i.trim())
+                                .ok_or_else(|| bad(&format!("unknown intent {i:?}")))
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?;
+            let flags = field(flags_at)
+                .map(|list| {
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|f| *f != "none")
+                        .map(|f| Flag::parse(f).ok_or_else(|| bad(&format!("unknown flag {f:?}"))))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?;
+            examples.push(Example {
+                text: fields[text_at].to_string(),
+                rating,
+                label,
+                intents,
+                flags,
+            });
         }
-        let binary = layout == 1
+        let binary = rating_at.is_none()
+            && intents_at.is_none()
             && !examples
                 .iter()
                 .any(|e| e.label == Some(SentimentLabel::Neutral));
@@ -119,6 +139,16 @@ pub struct IntentCounts {
 }
 
 impl IntentCounts {
+    /// Counts one example: whether it has the class, and whether it was predicted.
+    pub fn add(&mut self, truth: bool, predicted: bool) {
+        match (truth, predicted) {
+            (true, true) => self.true_positives += 1,
+            (false, true) => self.false_positives += 1,
+            (true, false) => self.false_negatives += 1,
+            (false, false) => {}
+        }
+    }
+
     pub fn precision(&self) -> f64 {
         ratio(
             self.true_positives,
@@ -153,7 +183,47 @@ pub struct Report {
     /// (true label, predicted label) → count.
     pub confusion: BTreeMap<(&'static str, &'static str), usize>,
     pub intents: BTreeMap<&'static str, IntentCounts>,
+    /// "complaint or outage" as one class, against the same union of the labels.
+    pub complaint_or_outage: Option<IntentCounts>,
+    /// Examples whose predicted intent set equals the labelled one, of those labelled.
+    pub intents_exact: Option<(usize, usize)>,
+    /// Examples whose predicted flags equal the labelled ones, of those labelled.
+    pub flags_exact: Option<(usize, usize)>,
+    pub flags: BTreeMap<&'static str, IntentCounts>,
     pub binary: bool,
+}
+
+impl Report {
+    /// Macro-averaged F1 over the sentiment classes present in the labels.
+    pub fn macro_f1(&self) -> Option<f64> {
+        let labels: Vec<&str> = self.recall.keys().copied().collect();
+        if labels.is_empty() {
+            return None;
+        }
+        let f1 = |label: &str| {
+            let count = |t: &str, p: &str| self.confusion.get(&(t, p)).copied().unwrap_or(0);
+            let tp = count(label, label);
+            let predicted: usize = self
+                .confusion
+                .iter()
+                .filter(|((_, p), _)| *p == label)
+                .map(|(_, n)| n)
+                .sum();
+            let actual: usize = self
+                .confusion
+                .iter()
+                .filter(|((t, _), _)| *t == label)
+                .map(|(_, n)| n)
+                .sum();
+            IntentCounts {
+                true_positives: tp,
+                false_positives: predicted - tp,
+                false_negatives: actual - tp,
+            }
+            .f1()
+        };
+        Some(labels.iter().map(|l| f1(l)).sum::<f64>() / labels.len() as f64)
+    }
 }
 
 /// Scores every example and computes the metrics its labels allow.
@@ -211,16 +281,39 @@ pub fn evaluate(analyzer: &Analyzer, dataset: &Dataset) -> Report {
         if let Some(expected) = &example.intents {
             for intent in Intent::ALL {
                 let counts = report.intents.entry(intent.as_str()).or_default();
-                match (
+                counts.add(
                     expected.contains(&intent),
                     analysis.intents.contains(&intent),
-                ) {
-                    (true, true) => counts.true_positives += 1,
-                    (false, true) => counts.false_positives += 1,
-                    (true, false) => counts.false_negatives += 1,
-                    (false, false) => {}
-                }
+                );
             }
+            let answer = |intents: &[Intent]| {
+                intents.contains(&Intent::Complaint) || intents.contains(&Intent::Outage)
+            };
+            report
+                .complaint_or_outage
+                .get_or_insert_with(IntentCounts::default)
+                .add(answer(expected), answer(&analysis.intents));
+            let same = Intent::ALL
+                .iter()
+                .all(|i| expected.contains(i) == analysis.intents.contains(i));
+            let exact = report.intents_exact.get_or_insert((0, 0));
+            exact.0 += usize::from(same);
+            exact.1 += 1;
+        }
+        if let Some(expected) = &example.flags {
+            for flag in Flag::ALL {
+                report
+                    .flags
+                    .entry(flag.as_str())
+                    .or_default()
+                    .add(expected.contains(&flag), analysis.flags.contains(&flag));
+            }
+            let same = Flag::ALL
+                .iter()
+                .all(|f| expected.contains(f) == analysis.flags.contains(f));
+            let exact = report.flags_exact.get_or_insert((0, 0));
+            exact.0 += usize::from(same);
+            exact.1 += 1;
         }
     }
     if !ratings.is_empty() {
@@ -283,6 +376,9 @@ impl fmt::Display for Report {
         }
         if let Some(m) = self.macro_recall {
             writeln!(f, "macro_recall   {m:.3}")?;
+            if let Some(m) = self.macro_f1() {
+                writeln!(f, "macro_f1       {m:.3}")?;
+            }
             for (label, r) in &self.recall {
                 writeln!(f, "  recall {label:<9} {r:.3}")?;
             }
@@ -293,15 +389,38 @@ impl fmt::Display for Report {
                 writeln!(f, "  {truth:<9} -> {predicted:<9} {n}")?;
             }
         }
-        if !self.intents.is_empty() {
-            writeln!(f, "intents        precision recall f1")?;
-            for (intent, c) in &self.intents {
+        let rows =
+            |f: &mut fmt::Formatter<'_>, title: &str, counts: &BTreeMap<&str, IntentCounts>| {
+                if counts.is_empty() {
+                    return Ok(());
+                }
+                writeln!(f, "{title:<14} precision recall f1")?;
+                for (name, c) in counts {
+                    writeln!(
+                        f,
+                        "  {name:<12} {:.3}     {:.3}  {:.3}",
+                        c.precision(),
+                        c.recall(),
+                        c.f1()
+                    )?;
+                }
+                Ok(())
+            };
+        let mut intents = self.intents.clone();
+        if let Some(c) = self.complaint_or_outage {
+            intents.insert("complaint|outage", c);
+        }
+        rows(f, "intents", &intents)?;
+        rows(f, "flags", &self.flags)?;
+        for (name, exact) in [
+            ("intents_exact", self.intents_exact),
+            ("flags_exact", self.flags_exact),
+        ] {
+            if let Some((same, of)) = exact {
                 writeln!(
                     f,
-                    "  {intent:<12} {:.3}     {:.3}  {:.3}",
-                    c.precision(),
-                    c.recall(),
-                    c.f1()
+                    "{name:<14} {:.3}   ({same} of {of} examples: every label right)",
+                    ratio(same, of)
                 )?;
             }
         }
@@ -321,7 +440,7 @@ mod tests {
     }
 
     #[test]
-    fn reads_the_three_layouts() {
+    fn reads_layouts_by_column_name() {
         let d = Dataset::parse("id\tmean_rating\ttext\n1\t-2.5\tawful\tstuff\n").unwrap();
         assert_eq!(d.examples[0].rating, Some(-2.5));
         assert_eq!(d.examples[0].text, "awful\tstuff");
@@ -333,6 +452,11 @@ mod tests {
             d.examples[0].intents,
             Some(vec![Intent::Outage, Intent::Complaint])
         );
+        let d = Dataset::parse("sentiment\tintents\tflags\ttext\nneutral\tother\tscam\twin!\n")
+            .unwrap();
+        assert_eq!(d.examples[0].flags, Some(vec![Flag::Scam]));
+        let d = Dataset::parse("label\ttext\tsplit\npositive\tgood\ttrain\n").unwrap();
+        assert_eq!(d.examples[0].text, "good");
         assert!(Dataset::parse("foo\tbar\n").unwrap_err().contains("line 1"));
         assert!(Dataset::parse("label\ttext\nmeh\tx\n")
             .unwrap_err()

@@ -36,6 +36,7 @@ mod analyzer;
 mod error;
 pub mod eval;
 pub mod explain;
+pub mod learned;
 mod lexicon;
 mod matcher;
 mod sentiment;

@@ -90,6 +90,11 @@ pub(crate) struct LexHit {
 pub(crate) struct Contribution {
     pub value: f64,
     pub notes: Vec<String>,
+    /// The rules that applied, for the learned model's features.
+    pub negated: bool,
+    pub modified: bool,
+    pub before_contrast: bool,
+    pub after_contrast: bool,
 }
 
 /// The post's text as the scorer sees it: normalised for offsets and matching, original
@@ -198,6 +203,7 @@ pub(crate) fn score(
         // Mild words (`want`, `okay`) say little on their own.
         let mut v = valence.signum() * (valence.abs() - params.word_floor).max(0.0);
         let mut notes = Vec::new();
+        let (mut negated, mut modified) = (false, false);
         if entry.lang == Lang::En
             && params.name_weight != 1.0
             && text.is_in_name(hit.start, hit.end)
@@ -228,6 +234,7 @@ pub(crate) fn score(
                         EntryKind::Modifier(m) => {
                             let decay = [1.0, 0.95, 0.9].get(words).copied().unwrap_or(0.9);
                             v += v.signum() * m * decay;
+                            modified = true;
                             notes.push(format!(
                                 "{} by \"{}\"",
                                 if m >= 0.0 { "strengthened" } else { "softened" },
@@ -236,6 +243,7 @@ pub(crate) fn score(
                         }
                         EntryKind::Negation => {
                             v *= params.negation_en;
+                            negated = true;
                             notes.push(format!("negated by \"{}\"", o.term));
                             break;
                         }
@@ -254,6 +262,7 @@ pub(crate) fn score(
                     let o = &entries[other.entry as usize];
                     if let (EntryKind::Modifier(m), Lang::Ja) = (o.kind, o.lang) {
                         v += v.signum() * m;
+                        modified = true;
                         notes.push(format!(
                             "{} by \"{}\"",
                             if m >= 0.0 { "strengthened" } else { "softened" },
@@ -274,6 +283,7 @@ pub(crate) fn score(
                     let o = &entries[other.entry as usize];
                     if o.kind == EntryKind::Negation && o.lang == Lang::Ja {
                         v *= params.negation_ja;
+                        negated = true;
                         notes.push(format!("negated by \"{}\"", o.term));
                         break;
                     }
@@ -316,7 +326,14 @@ pub(crate) fn score(
             v *= params.after_contrast;
             notes.push("after a contrast".to_string());
         }
-        out[i] = Contribution { value: v, notes };
+        out[i] = Contribution {
+            value: v,
+            notes,
+            negated,
+            modified,
+            before_contrast: before,
+            after_contrast: after,
+        };
         sum += v;
     }
     let polar = out.iter().filter(|c| c.value != 0.0).count();

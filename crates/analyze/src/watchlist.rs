@@ -262,6 +262,24 @@ impl Watchlists {
     pub fn term_count(&self) -> usize {
         self.terms.len()
     }
+
+    /// Each watchlist's id with the terms that count towards a match (not those under a
+    /// NOT), as written: what a platform-side filter (the X filtered stream's rules) should
+    /// ask for.
+    pub fn positive_terms(&self) -> Vec<(&str, Vec<&str>)> {
+        self.watchlists
+            .iter()
+            .map(|w| {
+                let terms = w
+                    .shown_terms
+                    .iter()
+                    .filter_map(|&t| self.terms.get(t as usize))
+                    .map(|t| t.display.as_str())
+                    .collect();
+                (w.id.as_str(), terms)
+            })
+            .collect()
+    }
 }
 
 impl Compiler<'_> {
@@ -618,6 +636,13 @@ query = 'regex:/HZ-[A-Z][0-9]{2}/ OR author:vip'
         assert!(!w.watchlists[0].always_candidate);
         assert_eq!(w.watchlists[0].shown_terms, [0, 1]);
         assert!(w.lists[0].contains("famous"));
+        assert_eq!(
+            w.positive_terms(),
+            [
+                ("brand", vec!["星空モバイル", "ほしぞら"]),
+                ("devices", vec![])
+            ]
+        );
     }
 
     #[test]

@@ -1,14 +1,17 @@
-//! The analyzer through its public API: sentiment rules in English and Japanese, watchlist
-//! queries, intents, urgency and influence, explanations and offsets.
+//! The analyzer through its public API: the lexicon's sentiment rules in English and
+//! Japanese (which also feed the learned model as features), watchlist queries, intents,
+//! urgency and influence, explanations and offsets. These tests use the lexicon without the
+//! model, so that each rule is seen on its own; `tests/learned.rs` covers the model.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 use earshot_analyze::{Analyzer, Lexicon, Watchlists};
 use earshot_model::{Analysis, Author, Engagement, Intent, Post, SentimentLabel};
 
+/// The built-in lexicon, no model, no watchlists.
 fn builtin() -> &'static Analyzer {
     static ANALYZER: std::sync::OnceLock<Analyzer> = std::sync::OnceLock::new();
-    ANALYZER.get_or_init(|| Analyzer::builtin().unwrap())
+    ANALYZER.get_or_init(|| Analyzer::new(&Lexicon::builtin(), Watchlists::empty()).unwrap())
 }
 
 fn post(text: &str) -> Post {
@@ -451,7 +454,8 @@ fn every_text_in_the_project_data_is_analyzed() {
             }
         }
     }
-    let analyzer = builtin();
+    // What runs in production: lexicon and model.
+    let analyzer = Analyzer::builtin().unwrap();
     let mut scratch = earshot_analyze::Scratch::new();
     let mut texts = 0;
     for file in &files {

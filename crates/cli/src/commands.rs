@@ -8,5 +8,8 @@ pub mod explain;
 pub mod ingest;
 pub mod pipeline;
 pub mod score;
+pub mod serve;
+pub mod stream;
 pub mod tail;
+pub mod train;
 pub mod triage;

@@ -18,7 +18,7 @@ use earshot_analyze::Analyzer;
 use earshot_kafka::{
     run_stage, Health, KafkaSettings, Metrics, Shutdown, StageError, StageReport, StageSpec,
 };
-use prometheus::{Encoder, Registry, TextEncoder};
+use prometheus::{Encoder, IntGaugeVec, Opts, Registry, TextEncoder};
 use tracing::{info, warn};
 
 use crate::settings::{LogFormat, LogSettings};
@@ -192,15 +192,25 @@ struct AdminState {
     /// Outputs waiting this long with no acknowledgement make a stage not live.
     live_stall: Duration,
     healths: Vec<(&'static str, Arc<Health>)>,
+    ready: IntGaugeVec,
 }
 
-/// Serves `/metrics`, `/livez` and `/readyz` on `listen` until the runtime stops.
+/// Serves `/metrics`, `/livez` and `/readyz` on `listen` until the runtime stops. Registers
+/// `earshot_stage_ready{stage}` on `registry`: what `/readyz` says, for alerts.
 pub async fn serve_admin(
     listen: &str,
     live_stall: Duration,
     registry: Registry,
     healths: Vec<(&'static str, Arc<Health>)>,
 ) -> Result<SocketAddr> {
+    let ready = IntGaugeVec::new(
+        Opts::new(
+            "earshot_stage_ready",
+            "1 while the stage is ready (partitions assigned, a broker connection, not stopping), else 0",
+        ),
+        &["stage"],
+    )?;
+    registry.register(Box::new(ready.clone()))?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding the admin server to {listen}"))?;
@@ -213,6 +223,7 @@ pub async fn serve_admin(
             registry,
             live_stall,
             healths,
+            ready,
         });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -226,6 +237,13 @@ pub async fn serve_admin(
 async fn metrics(
     State(state): State<AdminState>,
 ) -> (StatusCode, [(&'static str, &'static str); 1], Vec<u8>) {
+    // Read at scrape time from the stages' health, which /readyz reads too: one owner.
+    for (stage, health) in &state.healths {
+        state
+            .ready
+            .with_label_values(&[stage])
+            .set(i64::from(health.is_ready()));
+    }
     let mut body = Vec::new();
     let encoder = TextEncoder::new();
     let status = match encoder.encode(&state.registry.gather(), &mut body) {

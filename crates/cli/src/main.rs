@@ -48,10 +48,26 @@ enum Command {
     Eval {
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// The model to evaluate: a model file, `builtin` or `none` (the lexicon's rules);
+        /// the configuration's choice when absent.
+        #[arg(long)]
+        model: Option<String>,
         /// Labelled data: `id<TAB>mean_rating<TAB>text`, `label<TAB>text` or
         /// `sentiment<TAB>intents<TAB>text`, with a header line.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Train a model from labelled files named in a recipe (TOML) and write it to OUT;
+    /// prints the model's data card with validation metrics.
+    Train {
+        /// Whose lexicon the lexicon features use; the built-in lexicon when absent.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Where to write the model file.
+        #[arg(long, short)]
+        out: PathBuf,
+        /// The recipe: sources, label mappings, trainer settings.
+        recipe: PathBuf,
     },
     /// Analyze and route posts offline (JSON lines from INPUT or stdin), each post's
     /// `created_at` driving the clock: one JSON line per ticket, incident or unrouted post,
@@ -75,10 +91,15 @@ enum Command {
         inputs: Vec<PathBuf>,
     },
     /// Publish posts (JSON lines from files or stdin) to the raw topic; invalid lines go to
-    /// the dead-letter topic.
+    /// the dead-letter topic. `ingest serve` and `ingest stream SOURCE` take posts from the
+    /// platforms instead.
+    #[command(args_conflicts_with_subcommands = true)]
     Ingest {
+        #[command(subcommand)]
+        live: Option<IngestCommand>,
         #[arg(long, short)]
         config: Option<PathBuf>,
+        /// Posts as JSON lines (a file named like a subcommand: `./serve`); stdin when none.
         inputs: Vec<PathBuf>,
     },
     /// Publish a file of posts to the raw topic, showing progress.
@@ -127,6 +148,22 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+enum IngestCommand {
+    /// Serve the platform webhooks (LINE, Meta, X, generic HMAC): verify each request's
+    /// signature, publish its posts, answer 200 once Kafka acknowledged them.
+    Serve {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Follow a platform's stream (x, bluesky, mastodon), resuming from the stored cursor.
+    Stream {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        source: commands::stream::StreamSource,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum BenchCommand {
     /// Posts/s and post→ticket latency of the pipeline (at-least-once) next to a raw
     /// pass-through and the analyze stage alone, on the same broker.
@@ -161,7 +198,16 @@ fn main() -> ExitCode {
         Command::Explain { config, json, text } => {
             commands::explain::run(config.as_deref(), json, &text)
         }
-        Command::Eval { config, files } => commands::eval::run(config.as_deref(), &files),
+        Command::Eval {
+            config,
+            model,
+            files,
+        } => commands::eval::run(config.as_deref(), model.as_deref(), &files),
+        Command::Train {
+            config,
+            recipe,
+            out,
+        } => commands::train::run(config.as_deref(), &recipe, &out),
         Command::Triage { config, input } => {
             commands::triage::run(config.as_deref(), input.as_deref())
         }
@@ -170,9 +216,19 @@ fn main() -> ExitCode {
             json,
             inputs,
         } => commands::demo::run(config.as_deref(), &inputs, json, false),
-        Command::Ingest { config, inputs } => {
-            commands::ingest::run(config.as_deref(), &inputs, false)
-        }
+        Command::Ingest {
+            live: Some(IngestCommand::Serve { config }),
+            ..
+        } => commands::serve::run(config.as_deref()),
+        Command::Ingest {
+            live: Some(IngestCommand::Stream { config, source }),
+            ..
+        } => commands::stream::run(config.as_deref(), source),
+        Command::Ingest {
+            live: None,
+            config,
+            inputs,
+        } => commands::ingest::run(config.as_deref(), &inputs, false),
         Command::Replay { config, file } => commands::ingest::run(config.as_deref(), &[file], true),
         Command::Analyze { config } => commands::pipeline::run(
             config.as_deref(),

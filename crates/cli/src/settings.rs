@@ -5,17 +5,23 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use earshot_analyze::learned::Model;
 use earshot_analyze::{Analyzer, Lexicon, Problem, SentimentParams, SignalParams, Watchlists};
 use serde::Deserialize;
 
 use crate::validate::read_config_file;
 
+/// The whole file. Unknown sections and keys are refused (a misspelt `[kafak]` or
+/// `EARSHOT__ADMN__LISTEN` would otherwise be ignored without a word); [`crate::validate`]
+/// lists every problem with its place before serde reads it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub analyze: AnalyzeSettings,
     pub route: RouteSettings,
     pub kafka: earshot_kafka::KafkaSettings,
+    /// Webhook server and stream clients (`earshot ingest serve`, `earshot ingest stream`).
+    pub ingest: earshot_ingest::IngestSettings,
     pub admin: AdminSettings,
     pub log: LogSettings,
     /// How large a post may be, everywhere posts are read.
@@ -25,7 +31,7 @@ pub struct Settings {
     pub base: PathBuf,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AnalyzeSettings {
     /// The watchlist file (TOML).
@@ -37,6 +43,52 @@ pub struct AnalyzeSettings {
     /// Scorer knobs; the defaults are tuned, see docs/analyze.md.
     pub sentiment: SentimentParams,
     pub signals: SignalParams,
+    /// The learned model that decides sentiment, intents and flags: `builtin` (the one
+    /// shipped with Earshot), `none` (the lexicon's rules decide), or a model file made by
+    /// `earshot train`.
+    pub model: ModelChoice,
+    /// How many features the explanation lists per model decision (0: none).
+    pub explain_features: usize,
+}
+
+/// Which model the analyzer uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ModelChoice {
+    #[default]
+    Builtin,
+    None,
+    File(PathBuf),
+}
+
+impl<'de> Deserialize<'de> for ModelChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(ModelChoice::parse(&s))
+    }
+}
+
+impl ModelChoice {
+    pub fn parse(s: &str) -> ModelChoice {
+        match s {
+            "builtin" | "" => ModelChoice::Builtin,
+            "none" => ModelChoice::None,
+            path => ModelChoice::File(PathBuf::from(path)),
+        }
+    }
+}
+
+impl Default for AnalyzeSettings {
+    fn default() -> Self {
+        AnalyzeSettings {
+            watchlists: None,
+            lexicon: Vec::new(),
+            no_builtin_lexicon: false,
+            sentiment: SentimentParams::default(),
+            signals: SignalParams::default(),
+            model: ModelChoice::Builtin,
+            explain_features: 5,
+        }
+    }
 }
 
 /// Where the route configuration lives: TOML files read as one (rules, queues, calendars,
@@ -109,11 +161,26 @@ impl Settings {
     /// Every problem of the file and of the `EARSHOT__…` variables is listed at once, each
     /// with its place ([`crate::validate`]).
     pub fn load(path: Option<&Path>) -> Result<Settings> {
-        let env: Vec<(String, String)> = std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        Settings::load_with_env(path, None)
+    }
+
+    /// [`Settings::load`] with `env` standing for the process environment (`EARSHOT__…`
+    /// variables among other ones): what a container with that environment would read.
+    pub fn load_with_env(
+        path: Option<&Path>,
+        env: Option<Vec<(String, String)>>,
+    ) -> Result<Settings> {
+        let vars: Vec<(String, String)> = match &env {
+            Some(vars) => vars.clone(),
+            None => std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        };
+        let ours: Vec<(String, String)> = vars
+            .into_iter()
             .filter(|(k, _)| k.starts_with("EARSHOT__"))
             .collect();
-        let problems = crate::validate::check(path, &env);
+        let problems = crate::validate::check(path, &ours);
         if !problems.is_empty() {
             bail!("{}", render_problems(&problems));
         }
@@ -125,7 +192,8 @@ impl Settings {
             config::Environment::with_prefix("EARSHOT")
                 .prefix_separator("__")
                 .separator("__")
-                .try_parsing(true),
+                .try_parsing(true)
+                .source(env.map(|vars| vars.into_iter().collect())),
         );
         let raw = builder.build().with_context(|| match path {
             Some(p) => format!("reading configuration {}", p.display()),
@@ -194,16 +262,39 @@ impl Settings {
 
     /// Builds the analyzer, or fails listing every problem.
     pub fn analyzer(&self) -> Result<Analyzer> {
-        let (lexicon, watchlists, problems) = self.load_analyze_inputs();
+        let (lexicon, watchlists, mut problems) = self.load_analyze_inputs();
+        let model = self.load_model().unwrap_or_else(|p| {
+            problems.push(p);
+            None
+        });
         if !problems.is_empty() {
             bail!("{}", render_problems(&problems));
         }
-        Ok(Analyzer::with_params(
+        let analyzer = Analyzer::with_params(
             &lexicon,
             watchlists,
             self.analyze.sentiment,
             self.analyze.signals,
-        )?)
+        )?
+        .with_explained_features(self.analyze.explain_features);
+        Ok(match model {
+            Some(model) => analyzer.with_model(model),
+            None => analyzer,
+        })
+    }
+
+    /// The model `[analyze] model` names: the built-in one, none, or a file.
+    pub fn load_model(&self) -> std::result::Result<Option<Model>, Problem> {
+        match &self.analyze.model {
+            ModelChoice::None => Ok(None),
+            ModelChoice::Builtin => Model::builtin()
+                .map(Some)
+                .map_err(|e| Problem::new("built-in model", (0, 0), e.to_string())),
+            ModelChoice::File(file) => {
+                let path = self.resolve(file);
+                load_model_file(&path).map(Some)
+            }
+        }
     }
 }
 
@@ -266,6 +357,23 @@ impl Settings {
             Err(diagnostics) => bail!("problems in the route configuration:\n{diagnostics}"),
         }
     }
+}
+
+/// Reads a model file; a problem names the file and what is wrong with it.
+pub fn load_model_file(path: &Path) -> std::result::Result<Model, Problem> {
+    let name = path.display().to_string();
+    let bytes = read_regular_file(path).map_err(|e| Problem::new(&name, (0, 0), e))?;
+    earshot_analyze::learned::from_bytes(&bytes)
+        .map_err(|e| Problem::new(&name, (0, 0), e.to_string()))
+}
+
+/// Reads a file, refusing what is not a regular file (a FIFO would block for ever).
+fn read_regular_file(path: &Path) -> std::result::Result<Vec<u8>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    if !meta.is_file() {
+        return Err("cannot read: not a regular file".into());
+    }
+    std::fs::read(path).map_err(|e| format!("cannot read: {e}"))
 }
 
 pub fn render_problems(problems: &[Problem]) -> String {

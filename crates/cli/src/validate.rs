@@ -39,6 +39,8 @@ enum Kind {
     /// Pass-through librdkafka properties: any key, string values.
     Properties,
     Table(&'static [(&'static str, Kind)]),
+    /// An array of tables (`[[ingest.x_stream.rules]]`), each with this schema.
+    TableList(&'static [(&'static str, Kind)]),
 }
 
 const fn float(min: f64, max: f64) -> Kind {
@@ -123,6 +125,82 @@ const KAFKA: &[(&str, Kind)] = &[
     ("producer", Kind::Properties),
 ];
 
+const INGEST: &[(&str, Kind)] = &[
+    ("listen", Kind::Str),
+    ("max_body_bytes", Kind::Int(1024, 1024 * 1024 * 1024)),
+    ("ack_timeout_ms", Kind::Int(1, 3_600_000)),
+    ("recent_ids", Kind::Int(0, 100_000_000)),
+    ("batch_posts", Kind::Int(1, 1_000_000)),
+    ("batch_ms", Kind::Int(0, 3_600_000)),
+    (
+        "line",
+        Kind::Table(&[
+            ("channel_secret", Kind::Str),
+            ("channel_secret_file", Kind::Str),
+        ]),
+    ),
+    (
+        "meta",
+        Kind::Table(&[
+            ("app_secret", Kind::Str),
+            ("app_secret_file", Kind::Str),
+            ("verify_token", Kind::Str),
+            ("verify_token_file", Kind::Str),
+        ]),
+    ),
+    (
+        "x",
+        Kind::Table(&[
+            ("consumer_secret", Kind::Str),
+            ("consumer_secret_file", Kind::Str),
+        ]),
+    ),
+    (
+        "generic",
+        Kind::Table(&[
+            ("secret", Kind::Str),
+            ("secret_file", Kind::Str),
+            ("header", Kind::Str),
+            ("platform", Kind::Str),
+        ]),
+    ),
+    (
+        "x_stream",
+        Kind::Table(&[
+            ("bearer_token", Kind::Str),
+            ("bearer_token_file", Kind::Str),
+            ("url", Kind::Str),
+            (
+                "rules",
+                Kind::TableList(&[("value", Kind::Str), ("tag", Kind::Str)]),
+            ),
+            ("rules_from_watchlists", Kind::Bool),
+            ("backfill_minutes", Kind::Int(0, 60)),
+            ("keepalive_seconds", Kind::Int(1, 3600)),
+        ]),
+    ),
+    (
+        "bluesky",
+        Kind::Table(&[
+            ("url", Kind::Str),
+            ("cursor_file", Kind::Str),
+            ("overlap_seconds", Kind::Int(0, 86_400)),
+            ("wanted_dids", Kind::StrList),
+        ]),
+    ),
+    (
+        "mastodon",
+        Kind::Table(&[
+            ("base_url", Kind::Str),
+            ("access_token", Kind::Str),
+            ("access_token_file", Kind::Str),
+            ("timeline", Kind::Choice(&["public", "local", "hashtag"])),
+            ("tag", Kind::Str),
+            ("cursor_file", Kind::Str),
+        ]),
+    ),
+];
+
 /// Every section and key of the main configuration.
 const SCHEMA: &[(&str, Kind)] = &[
     (
@@ -133,6 +211,9 @@ const SCHEMA: &[(&str, Kind)] = &[
             ("no_builtin_lexicon", Kind::Bool),
             ("sentiment", Kind::Table(SENTIMENT)),
             ("signals", Kind::Table(SIGNALS)),
+            // `builtin`, `none` or a model file.
+            ("model", Kind::Str),
+            ("explain_features", Kind::Int(0, 1000)),
         ]),
     ),
     (
@@ -143,6 +224,7 @@ const SCHEMA: &[(&str, Kind)] = &[
         ]),
     ),
     ("kafka", Kind::Table(KAFKA)),
+    ("ingest", Kind::Table(INGEST)),
     (
         "admin",
         Kind::Table(&[
@@ -394,6 +476,21 @@ impl Checker<'_> {
             }
             (Kind::Properties, _) => self.report(span, wrong("a table of librdkafka properties")),
             (Kind::Table(schema), Node::Table(entries)) => self.table(path, entries, schema),
+            (Kind::TableList(schema), Node::Array(items)) => {
+                for item in items {
+                    match item.get_ref() {
+                        Node::Table(entries) => self.table(path, entries, schema),
+                        other => self.report(
+                            item.span(),
+                            format!(
+                                "`{path}` must be a list of tables, found {}",
+                                other.type_name()
+                            ),
+                        ),
+                    }
+                }
+            }
+            (Kind::TableList(_), _) => self.report(span, wrong("a list of tables")),
             (Kind::Table(_), _) => self.report(
                 span,
                 format!(

@@ -260,6 +260,30 @@ fn environment_overrides_the_config_file() {
 }
 
 #[test]
+fn a_misspelt_section_is_refused_from_the_file_and_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("earshot.toml");
+    std::fs::write(&config, "[kafak]\nbrokers = \"kafka:9092\"\n").unwrap();
+    let output = earshot()
+        .arg("check")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("kafak"));
+
+    let output = earshot()
+        .args(["check", "--config"])
+        .arg(examples().join("earshot.toml"))
+        .env("EARSHOT__ADMN__LISTEN", "0.0.0.0:9464")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("admn"));
+}
+
+#[test]
 fn eval_prints_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("set.tsv");
@@ -388,7 +412,142 @@ fn demo_runs_the_sample_through_the_embedded_broker() {
     ] {
         assert_eq!(summary[field], want, "{field} in {summary}");
     }
+    // Every phishing post in our name is a ticket of its own on the brand-protection queue.
+    assert_eq!(
+        summary["queues"]["brand_protection"],
+        phishing_in_the_sample().len(),
+        "{summary}"
+    );
     assert!(summary["seconds"].as_f64().unwrap() > 0.0);
+}
+
+/// Posts of the sample that phish in the name of the example brands (prize, account
+/// suspension, reward claim): each must reach the brand-protection queue, not praise or
+/// billing.
+fn phishing_in_the_sample() -> Vec<String> {
+    let posts = std::fs::read_to_string(examples().join("posts.jsonl")).unwrap();
+    posts
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|p| {
+            let text = p["text"].as_str().unwrap_or_default();
+            [
+                "【当選】おめでとうございます！ソラペイ",
+                "【ソラペイ】アカウントが停止されました",
+                "Claim your Hoshizora Mobile reward",
+                "Your SoraPay account has been suspended",
+            ]
+            .iter()
+            .any(|t| text.starts_with(t))
+        })
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn phishing_in_our_name_reaches_brand_protection() {
+    let phishing = phishing_in_the_sample();
+    assert!(phishing.len() >= 8, "{phishing:?}");
+    let output = earshot()
+        .args(["triage", "--config"])
+        .arg(examples().join("earshot.toml"))
+        .arg(examples().join("posts.jsonl"))
+        .output()
+        .unwrap();
+    assert_succeeded(&output);
+    let lines = json_lines(&output);
+    for id in &phishing {
+        let ticket = lines
+            .iter()
+            .find(|l| l["kind"] == "ticket" && l["post"]["id"] == id.as_str())
+            .unwrap_or_else(|| panic!("no ticket for phishing post {id}"));
+        assert_eq!(ticket["queue"], "brand_protection", "{ticket}");
+        assert_eq!(ticket["analysis"]["flags"][0], "scam", "{ticket}");
+    }
+    for ticket in lines.iter().filter(|l| l["queue"] == "praise") {
+        assert_eq!(
+            ticket["analysis"]["flags"],
+            serde_json::json!([]),
+            "{ticket}"
+        );
+    }
+}
+
+/// `earshot train` on a small recipe: the same data and seed give the same file, the file
+/// is a model `eval` and `score` use, and a damaged one is refused with its name.
+#[test]
+fn train_writes_a_reproducible_model_that_eval_and_score_use() {
+    let recipe =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../analyze/tests/data/train/recipe.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let train = |out: &Path| {
+        let output = earshot()
+            .arg("train")
+            .arg(&recipe)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap();
+        assert_succeeded(&output);
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let (a, b) = (dir.path().join("a.model"), dir.path().join("b.model"));
+    let card = train(&a);
+    train(&b);
+    assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap());
+    assert!(card.contains("small (team-written): 23 rows"), "{card}");
+    assert!(card.contains("validation"), "{card}");
+
+    let set = dir.path().join("set.tsv");
+    std::fs::write(
+        &set,
+        "sentiment\tintents\tflags\ttext\n\
+         negative\tcomplaint\tnone\tstill waiting for my refund\n\
+         neutral\tother\tscam\tyou won a prize, claim now http://bit.ly/z\n",
+    )
+    .unwrap();
+    let output = earshot()
+        .arg("eval")
+        .arg("--model")
+        .arg(&a)
+        .arg(&set)
+        .output()
+        .unwrap();
+    assert_succeeded(&output);
+    let report = String::from_utf8(output.stdout).unwrap();
+    assert!(report.contains("model test 1"), "{report}");
+    assert!(
+        report.contains("scam") && report.contains("complaint|outage"),
+        "{report}"
+    );
+
+    let config = dir.path().join("earshot.toml");
+    std::fs::write(&config, "[analyze]\nmodel = \"a.model\"\n").unwrap();
+    let output = earshot()
+        .args(["explain", "--json", "--config"])
+        .arg(&config)
+        .arg("still waiting")
+        .output()
+        .unwrap();
+    assert_succeeded(&output);
+    let analysis: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(analysis["model"]["name"], "test 1");
+
+    let mut bytes = std::fs::read(&a).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    std::fs::write(&a, bytes).unwrap();
+    let output = earshot()
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("a.model") && stderr.contains("corrupt"),
+        "{stderr}"
+    );
 }
 
 /// The throughput command measures all three runs on the embedded broker and reports them.

@@ -583,6 +583,14 @@ pub fn run_stage<P: Processor>(
         positions: HashMap::new(),
     };
     let received = metrics.posts_received.with_label_values(&[stage]);
+    // Counters an alert watches start at 0, so that Prometheus sees their first increase
+    // (a series that appears already at 1 has no increase to show).
+    for code in ["consume", "delivery_failed"] {
+        metrics.errors.with_label_values(&[stage, code]);
+    }
+    for event in ["assigned", "revoked"] {
+        metrics.rebalances.with_label_values(&[stage, event]);
+    }
     let latency = metrics.stage_latency.with_label_values(&[stage]);
     let in_flight = metrics.in_flight.with_label_values(&[stage]);
     let backpressure = metrics.backpressure_seconds.with_label_values(&[stage]);

@@ -43,10 +43,18 @@ pub struct Analysis {
     /// those of the whole text.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub explanation_truncated: bool,
+    /// Risk flags: `scam` (phishing, brand impersonation), `spam`. Empty when none.
+    #[serde(default)]
+    pub flags: Vec<Flag>,
+    /// The learned model's probabilities and the features behind its decisions, when a
+    /// model scored the post.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelOutput>,
 }
 
 impl Analysis {
-    /// Keeps at most `max_items` entries of each list that only explains the scores, and
+    /// Keeps at most `max_items` entries of each list that only explains the scores (the
+    /// model's features among them), and
     /// every watch term's first occurrence (spike detection counts terms). Returns whether
     /// anything was cut (and marks the analysis so). Deterministic, so a redelivered post
     /// is cut the same way.
@@ -64,6 +72,9 @@ impl Analysis {
         self.hashtags.truncate(keep(self.hashtags.len()));
         self.mentions.truncate(keep(self.mentions.len()));
         self.urls.truncate(keep(self.urls.len()));
+        if let Some(model) = &mut self.model {
+            model.features.truncate(keep(model.features.len()));
+        }
         for watch in &mut self.watch {
             let mut seen = std::collections::HashSet::new();
             let before = watch.terms.len();
@@ -81,6 +92,118 @@ impl Analysis {
         self.explanation_truncated |= cut;
         cut
     }
+}
+
+/// A risk a post carries, whatever its intent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flag {
+    /// Phishing or fraud: fake prizes, "verify your account" links, requests for card
+    /// numbers or passwords, accounts impersonating the brand or its support.
+    Scam,
+    /// Bulk promotion: follow-for-a-prize, get-rich schemes, affiliate links.
+    Spam,
+}
+
+impl Flag {
+    pub const ALL: [Flag; 2] = [Flag::Scam, Flag::Spam];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flag::Scam => "scam",
+            Flag::Spam => "spam",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Flag> {
+        Flag::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Flag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the learned model said: a probability for every output it decides, and the
+/// features that moved each reported decision most.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelOutput {
+    /// The model's name and version (from its file).
+    pub name: String,
+    /// Probabilities of `negative`, `neutral`, `positive`.
+    pub sentiment: SentimentProbabilities,
+    /// Probability of each intent (`complaint`, `question`, `request`, `outage`, `praise`).
+    pub intents: IntentProbabilities,
+    /// Probability of each flag (`scam`, `spam`).
+    pub flags: FlagProbabilities,
+    /// For each decision reported (the sentiment label, each intent, each flag), the
+    /// features that pushed it most, largest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<ModelFeature>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct SentimentProbabilities {
+    pub negative: f64,
+    pub neutral: f64,
+    pub positive: f64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct IntentProbabilities {
+    pub complaint: f64,
+    pub question: f64,
+    pub request: f64,
+    pub outage: f64,
+    pub praise: f64,
+}
+
+impl IntentProbabilities {
+    /// The probability of one intent (`other` has none: it is what is left).
+    pub fn get(&self, intent: Intent) -> Option<f64> {
+        match intent {
+            Intent::Complaint => Some(self.complaint),
+            Intent::Question => Some(self.question),
+            Intent::Request => Some(self.request),
+            Intent::Outage => Some(self.outage),
+            Intent::Praise => Some(self.praise),
+            Intent::Other => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct FlagProbabilities {
+    pub scam: f64,
+    pub spam: f64,
+}
+
+impl FlagProbabilities {
+    pub fn get(&self, flag: Flag) -> f64 {
+        match flag {
+            Flag::Scam => self.scam,
+            Flag::Spam => self.spam,
+        }
+    }
+}
+
+/// One feature's push toward a decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelFeature {
+    /// The decision: a sentiment label, an intent or a flag (`negative`, `complaint`, `scam`).
+    pub decision: String,
+    /// What the feature is, readably: `word "refund"`, `characters "待たさ"`,
+    /// `lexicon: positive words inside a complaint (sarcasm)`.
+    pub feature: String,
+    /// What it added to the decision's log-odds.
+    pub weight: f64,
+    /// Where it is in the original text, for text features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<usize>,
 }
 
 /// Sentiment in [-1, 1] and its label.

@@ -28,7 +28,8 @@ mod post;
 mod ticket;
 
 pub use analysis::{
-    Analysis, Hit, HitKind, Intent, Reason, ScoredPost, Sentiment, SentimentLabel, WatchMatch,
+    Analysis, Flag, FlagProbabilities, Hit, HitKind, Intent, IntentProbabilities, ModelFeature,
+    ModelOutput, Reason, ScoredPost, Sentiment, SentimentLabel, SentimentProbabilities, WatchMatch,
     WatchTerm,
 };
 pub use error::ModelError;
@@ -44,4 +45,4 @@ pub use ticket::{
 /// Version of the [`Post`] JSON shape. Raised on any change a reader must know about.
 pub const POST_SCHEMA_VERSION: u32 = 1;
 /// Version of the [`Analysis`] JSON shape.
-pub const ANALYSIS_SCHEMA_VERSION: u32 = 1;
+pub const ANALYSIS_SCHEMA_VERSION: u32 = 2;

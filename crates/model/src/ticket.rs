@@ -15,7 +15,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{Analysis, Intent, Post, Sentiment, WatchMatch};
+use crate::{Analysis, Flag, Intent, Post, Sentiment, WatchMatch};
 
 /// Version of the [`Ticket`] JSON shape. Raised on any change a reader must know about.
 pub const TICKET_SCHEMA_VERSION: u32 = 1;
@@ -133,6 +133,9 @@ pub struct TicketAnalysis {
     pub influence: f64,
     /// Matched watchlists, each with its terms and their byte spans in `post.text`.
     pub watch: Vec<WatchMatch>,
+    /// Risk flags (`scam`, `spam`); empty when none.
+    #[serde(default)]
+    pub flags: Vec<Flag>,
 }
 
 impl TicketAnalysis {
@@ -144,6 +147,7 @@ impl TicketAnalysis {
             urgency: analysis.urgency,
             influence: analysis.influence,
             watch: analysis.watch.clone(),
+            flags: analysis.flags.clone(),
         }
     }
 }

@@ -41,6 +41,12 @@ pub(crate) struct OpenTicket {
     /// post, the common case, allocates no vector.
     pub first_post: Box<str>,
     pub later_posts: Vec<Box<str>>,
+    /// Hashes of the ids folded past the cap, sorted: a redelivered post is recognised
+    /// however long the thread, for as long as the ticket is open (the folding window bounds
+    /// it). Boxed so that tickets under the cap, nearly all, pay 8 bytes instead of a
+    /// vector's 24.
+    #[allow(clippy::box_collection)]
+    pub overflow: Option<Box<Vec<u64>>>,
 }
 
 /// A set of tag ids: the first 64 as bits (no allocation), any beyond in a sorted vector.
@@ -97,6 +103,7 @@ impl OpenTicket {
             tags,
             first_post: first_post.into(),
             later_posts: Vec::new(),
+            overflow: None,
         }
     }
 
@@ -105,12 +112,31 @@ impl OpenTicket {
         std::iter::once(&*self.first_post).chain(self.later_posts.iter().map(|p| &**p))
     }
 
-    /// Adds a post id unless `cap` ids are kept already.
+    /// Whether post `id` was folded into this ticket already (listed or past the cap).
+    pub fn has_post(&self, id: &str) -> bool {
+        self.post_ids().any(|p| p == id)
+            || self
+                .overflow
+                .as_ref()
+                .is_some_and(|o| o.binary_search(&post_hash(id)).is_ok())
+    }
+
+    /// Adds a post id: listed while fewer than `cap` are, remembered as a hash after that.
     pub fn push_post(&mut self, id: &str, cap: usize) {
         if self.later_posts.len() + 1 < cap {
             self.later_posts.push(id.into());
+        } else {
+            let overflow = self.overflow.get_or_insert_with(Default::default);
+            let hash = post_hash(id);
+            if let Err(i) = overflow.binary_search(&hash) {
+                overflow.insert(i, hash);
+            }
         }
     }
+}
+
+fn post_hash(id: &str) -> u64 {
+    crate::ids::hash(&["post/v1", id])
 }
 
 /// Counters about the folding state.
@@ -318,6 +344,9 @@ impl Folding {
                     + round(t.later_posts.capacity() * size_of::<Box<str>>())
                     + t.post_ids().map(|p| round(p.len())).sum::<usize>()
                     + t.incident.as_ref().map_or(0, |i| round(i.len()))
+                    + t.overflow
+                        .as_ref()
+                        .map_or(0, |o| round(24) + round(o.capacity() * 8))
             })
             .sum();
         FoldingStats {

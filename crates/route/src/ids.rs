@@ -38,10 +38,24 @@ pub(crate) fn hash(parts: &[&str]) -> u64 {
 
 /// XXH3-128 of length-prefixed parts: the folding state's key, where a 64-bit collision
 /// between two of a million open conversations would be too likely to ignore.
+#[cfg(test)]
 pub(crate) fn hash128(parts: &[&str]) -> u128 {
     let mut h = Xxh3::new();
     for p in parts {
         h.update(&(p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    h.digest128()
+}
+
+/// [`hash128`] of `[first, pieces.concat()]`, without building the concatenation.
+pub(crate) fn hash128_joined(first: &str, pieces: &[&str]) -> u128 {
+    let mut h = Xxh3::new();
+    h.update(&(first.len() as u64).to_le_bytes());
+    h.update(first.as_bytes());
+    let len: usize = pieces.iter().map(|p| p.len()).sum();
+    h.update(&(len as u64).to_le_bytes());
+    for p in pieces {
         h.update(p.as_bytes());
     }
     h.digest128()

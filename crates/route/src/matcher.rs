@@ -2,11 +2,11 @@
 //! as a bit mask, thresholds as plain floats (absent ones as −∞), so testing a post against
 //! fifty rules is a few hundred instructions and no allocation.
 
-use earshot_model::{Intent, Priority};
+use earshot_model::{Analysis, Flag, Intent, Priority};
 
 use crate::authors::AuthorLists;
 use crate::intern::Interner;
-use crate::rules::Rule;
+use crate::rules::{Rule, Signal};
 use crate::spike::intent_index;
 
 /// Team or tag index meaning "none".
@@ -39,6 +39,10 @@ pub(crate) struct CompiledRule {
     author_in: u64,
     author_not_in: u64,
     in_incident: Option<bool>,
+    /// Bit mask over flags; 0 = any.
+    flags: u8,
+    /// (signal index, minimum probability), all of which must hold.
+    min_probability: Box<[(u8, f64)]>,
     pub kind: Kind,
     pub tags: Box<[u16]>,
     pub team: u16,
@@ -57,6 +61,26 @@ pub(crate) struct Facts<'a> {
     pub lang: &'a str,
     pub authors: u64,
     pub in_incident: bool,
+    pub flags: u8,
+    /// Indexed like [`Signal::ALL`].
+    pub probabilities: [f64; 7],
+}
+
+pub(crate) fn flag_mask(flags: &[Flag]) -> u8 {
+    flags.iter().fold(0, |m, f| {
+        m | 1 << Flag::ALL.iter().position(|x| x == f).unwrap_or(0)
+    })
+}
+
+/// The probability of each signal: the model's when it scored the post, otherwise 1 for
+/// the intents and flags the analysis reports and 0 for the others.
+pub(crate) fn probabilities(a: &Analysis) -> [f64; 7] {
+    Signal::ALL.map(|signal| match (signal, &a.model) {
+        (Signal::Intent(i), Some(m)) => m.intents.get(i).unwrap_or(0.0),
+        (Signal::Flag(f), Some(m)) => m.flags.get(f),
+        (Signal::Intent(i), None) => f64::from(u8::from(a.intents.contains(&i))),
+        (Signal::Flag(f), None) => f64::from(u8::from(a.flags.contains(&f))),
+    })
 }
 
 pub(crate) fn intent_mask(intents: &[Intent]) -> u8 {
@@ -123,6 +147,12 @@ impl CompiledRule {
             author_in: mask(&c.author_in),
             author_not_in: mask(&c.author_not_in),
             in_incident: c.in_incident,
+            flags: flag_mask(&c.flags),
+            min_probability: c
+                .min_probability
+                .iter()
+                .map(|(s, p)| (s.index() as u8, *p))
+                .collect(),
             kind,
             tags: a.tags.iter().map(|t| index_of(tags, t)).collect(),
             team: a.team.as_deref().map_or(NONE, |t| index_of(teams, t)),
@@ -152,6 +182,16 @@ impl CompiledRule {
             return false;
         }
         if self.in_incident.is_some_and(|want| want != f.in_incident) {
+            return false;
+        }
+        if self.flags != 0 && self.flags & f.flags == 0 {
+            return false;
+        }
+        if self
+            .min_probability
+            .iter()
+            .any(|&(i, p)| f.probabilities[usize::from(i)] < p)
+        {
             return false;
         }
         if self.author_in != 0 && self.author_in & f.authors == 0 {

@@ -16,10 +16,10 @@ use crate::folding::{Folding, FoldingStats, OpenTicket, TagSet};
 use crate::ids;
 use crate::intern::Interner;
 use crate::load::ConfigFile;
-use crate::matcher::{intent_mask, CompiledRule, Facts, Kind, NONE};
+use crate::matcher::{flag_mask, intent_mask, probabilities, CompiledRule, Facts, Kind, NONE};
 use crate::output::{RouteOutput, Unrouted};
 use crate::spike::Detector;
-use crate::tables::{conversation_key, PostData, Tables};
+use crate::tables::{conversation_key, folding_key, PostData, Tables};
 use crate::{Diagnostics, Loaded};
 
 /// Watchlists the router tracks at most; posts naming more are routed but not counted.
@@ -215,6 +215,13 @@ impl Router {
             PostData::Borrowed(p) => *p,
             PostData::Owned(p) => p,
         };
+        let fold_key = folding_key(post);
+        if self.already_folded(post, fold_key) {
+            // A redelivery (platform retry, stream overlap, at-least-once replay): no ticket,
+            // no revision, and not counted again towards a spike.
+            self.stats.duplicates += 1;
+            return;
+        }
         let authors = self.count(post, now, out);
         let incident = if self.detector.has_open() {
             self.detector
@@ -228,7 +235,7 @@ impl Router {
         if self.steps.is_empty() {
             if suppressed {
                 self.stats.suppressed += 1;
-            } else if let Some(ticket) = self.fold_follow_up(&data, now) {
+            } else if let Some(ticket) = self.fold_follow_up(&data, fold_key, now) {
                 out.push(ticket);
             } else {
                 self.stats.unrouted += 1;
@@ -253,9 +260,14 @@ impl Router {
                 break;
             };
             let incident_id = incident.as_ref().map(|(_, id)| id.as_str());
-            let Some((key, reasons)) =
-                self.fold(post, now, step, n == 0, &conversation, incident_id)
-            else {
+            let Some((key, reasons)) = self.fold(
+                post,
+                now,
+                step,
+                n == 0,
+                (&conversation, fold_key),
+                incident_id,
+            ) else {
                 continue;
             };
             // The last ticket takes the post itself; earlier ones (fan-out) copy it.
@@ -280,11 +292,23 @@ impl Router {
         }
     }
 
+    /// Whether the post's conversation has an open ticket that already holds this post.
+    fn already_folded(&self, post: &ScoredPost, key: u128) -> bool {
+        self.folding
+            .peek(key)
+            .is_some_and(|open| open.has_post(&post.post.id))
+    }
+
     /// A reply that no rule takes (「まだ繋がらない」 names no product) still belongs to its
     /// conversation: when the conversation has an open ticket, the post becomes its next
     /// revision instead of an unrouted record. Only posts with a conversation id qualify; the
     /// author fallback key is per watchlist, which such a post does not have.
-    fn fold_follow_up(&mut self, data: &PostData<'_>, now: DateTime<Utc>) -> Option<RouteOutput> {
+    fn fold_follow_up(
+        &mut self,
+        data: &PostData<'_>,
+        key: u128,
+        now: DateTime<Utc>,
+    ) -> Option<RouteOutput> {
         let post = match data {
             PostData::Borrowed(p) => *p,
             PostData::Owned(p) => p,
@@ -297,11 +321,9 @@ impl Router {
         {
             return None;
         }
-        let conversation = conversation_key(post);
-        let key = ids::hash128(&["fold/v1", &conversation]);
         let wm = self.watermark.unwrap_or(now);
         let open = self.folding.get_mut(key, wm)?;
-        if open.post_ids().any(|p| p == post.post.id) {
+        if open.has_post(&post.post.id) {
             self.stats.duplicates += 1;
             return None;
         }
@@ -334,7 +356,9 @@ impl Router {
             PostData::Borrowed(p) => PostData::Borrowed(p),
             PostData::Owned(p) => PostData::Borrowed(p),
         };
-        let ticket = self.t.build(payload, now, open, conversation, reasons);
+        let ticket = self
+            .t
+            .build(payload, now, open, conversation_key(post), reasons);
         Some(RouteOutput::Ticket(Box::new(ticket)))
     }
 
@@ -391,6 +415,8 @@ impl Router {
             lang: &a.lang,
             authors,
             in_incident,
+            flags: flag_mask(&a.flags),
+            probabilities: probabilities(a),
         };
         self.steps.clear();
         self.modifiers.clear();
@@ -450,7 +476,7 @@ impl Router {
         now: DateTime<Utc>,
         step: Step,
         primary: bool,
-        conversation: &str,
+        (conversation, conversation_fold_key): (&str, u128),
         incident: Option<&str>,
     ) -> Option<(u128, Vec<TicketReason>)> {
         // The first queue rule folds into the conversation's ticket whatever its queue;
@@ -460,7 +486,7 @@ impl Router {
         } else {
             u128::from(step.queue) + 1
         };
-        let key = ids::hash128(&["fold/v1", conversation]).wrapping_add(slot);
+        let key = conversation_fold_key.wrapping_add(slot);
         let wm = self.watermark.unwrap_or(now);
         let t = &self.t;
 
@@ -514,7 +540,7 @@ impl Router {
             self.folding.insert(key, open, wm);
             return Some((key, reasons));
         };
-        if open.post_ids().any(|p| p == post.post.id) {
+        if open.has_post(&post.post.id) {
             self.stats.duplicates += 1;
             return None;
         }

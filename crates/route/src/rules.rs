@@ -12,7 +12,7 @@
 //! entries does. This module holds the rules as configured and the containment test behind
 //! the "unreachable rule" warning; `matcher` holds the compiled form the router runs.
 
-use earshot_model::{Intent, Priority};
+use earshot_model::{Flag, Intent, Priority};
 
 /// One rule as configured.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +48,47 @@ pub struct Conditions {
     pub author_not_in: Vec<String>,
     /// The post is (or is not) part of an open incident.
     pub in_incident: Option<bool>,
+    /// The post carries any of these risk flags.
+    pub flags: Vec<Flag>,
+    /// The model's probability of each signal (an intent or a flag) is at least this;
+    /// every entry must hold.
+    pub min_probability: Vec<(Signal, f64)>,
+}
+
+/// Something the model gives a probability for: an intent (not `other`) or a flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Signal {
+    Intent(Intent),
+    Flag(Flag),
+}
+
+impl Signal {
+    /// Every signal, in the order of [`Signal::index`].
+    pub const ALL: [Signal; 7] = [
+        Signal::Intent(Intent::Complaint),
+        Signal::Intent(Intent::Question),
+        Signal::Intent(Intent::Request),
+        Signal::Intent(Intent::Outage),
+        Signal::Intent(Intent::Praise),
+        Signal::Flag(Flag::Scam),
+        Signal::Flag(Flag::Spam),
+    ];
+
+    pub fn parse(name: &str) -> Option<Signal> {
+        Signal::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Intent(i) => i.as_str(),
+            Signal::Flag(f) => f.as_str(),
+        }
+    }
+
+    /// Position in [`Signal::ALL`].
+    pub fn index(self) -> usize {
+        Signal::ALL.iter().position(|s| *s == self).unwrap_or(0)
+    }
 }
 
 /// What a matching rule does.
@@ -102,6 +143,14 @@ impl Conditions {
             // Excluding fewer lists admits more authors.
             && self.author_not_in.iter().all(|l| other.author_not_in.contains(l))
             && (self.in_incident.is_none() || self.in_incident == other.in_incident)
+            && superset(&self.flags, &other.flags)
+            // Each of A's thresholds must be admitted by one of B's at least as high.
+            && self.min_probability.iter().all(|(signal, a)| {
+                other
+                    .min_probability
+                    .iter()
+                    .any(|(s, b)| s == signal && a <= b)
+            })
     }
 
     /// A one-line description of the conditions, for ticket reasons.
@@ -135,6 +184,13 @@ impl Conditions {
         }
         if !self.author_not_in.is_empty() {
             parts.push(list("author not on", &self.author_not_in));
+        }
+        if !self.flags.is_empty() {
+            let names: Vec<String> = self.flags.iter().map(|f| f.to_string()).collect();
+            parts.push(list("flag", &names));
+        }
+        for (signal, p) in &self.min_probability {
+            parts.push(format!("P({}) ≥ {p}", signal.as_str()));
         }
         match self.in_incident {
             Some(true) => parts.push("part of an open incident".into()),

@@ -206,6 +206,7 @@ impl Tables {
                     urgency: a.urgency,
                     influence: a.influence,
                     watch: a.watch,
+                    flags: a.flags,
                 };
                 (p.post, analysis)
             }
@@ -253,6 +254,34 @@ pub(crate) fn hex_id(prefix: &str, h: u64) -> String {
 /// `platform:c:<conversation id>`, else `platform:a:<author id>:<first watchlist>`, else
 /// `platform:p:<post id>`.
 pub(crate) fn conversation_key(post: &ScoredPost) -> String {
+    let (platform, kind, a, b) = key_parts(post);
+    let mut key =
+        String::with_capacity(platform.len() + 4 + a.len() + b.map_or(0, |b| b.len() + 1));
+    key.push_str(platform);
+    key.push_str(kind);
+    key.push_str(a);
+    if let Some(b) = b {
+        key.push(':');
+        key.push_str(b);
+    }
+    key
+}
+
+/// `ids::hash128(&["fold/v1", &conversation_key(post)])` without building the key: the
+/// folding state's key, computed once per post (every post looks itself up, to recognise a
+/// redelivery).
+pub(crate) fn folding_key(post: &ScoredPost) -> u128 {
+    match key_parts(post) {
+        (platform, kind, a, Some(b)) => {
+            crate::ids::hash128_joined("fold/v1", &[platform, kind, a, ":", b])
+        }
+        (platform, kind, a, None) => crate::ids::hash128_joined("fold/v1", &[platform, kind, a]),
+    }
+}
+
+/// The conversation key's parts: platform, kind (`:c:`, `:a:`, `:p:`), id, and the first
+/// watchlist for author keys.
+fn key_parts(post: &ScoredPost) -> (&str, &'static str, &str, Option<&str>) {
     let p = &post.post;
     let (kind, a, b) = match (&p.conversation_id, p.author.id.as_str()) {
         (Some(c), _) if !c.is_empty() => (":c:", c.as_str(), None),
@@ -263,16 +292,7 @@ pub(crate) fn conversation_key(post: &ScoredPost) -> String {
         ),
         _ => (":p:", p.id.as_str(), None),
     };
-    let mut key =
-        String::with_capacity(p.platform.len() + 4 + a.len() + b.map_or(0, |b| b.len() + 1));
-    key.push_str(&p.platform);
-    key.push_str(kind);
-    key.push_str(a);
-    if let Some(b) = b {
-        key.push(':');
-        key.push_str(b);
-    }
-    key
+    (&p.platform, kind, a, b)
 }
 
 fn rule_text(rule: &crate::Rule) -> RuleText {
@@ -329,6 +349,39 @@ fn human(d: chrono::Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_folding_key_is_the_hash_of_the_conversation_key() {
+        use earshot_model::{Analysis, Post, WatchMatch};
+        let mut post = ScoredPost {
+            post: Post {
+                id: "p1".into(),
+                platform: "line".into(),
+                text: "t".into(),
+                ..Post::default()
+            },
+            analysis: Analysis {
+                watch: vec![WatchMatch {
+                    id: "hoshizora".into(),
+                    terms: vec![],
+                }],
+                ..Analysis::default()
+            },
+        };
+        let check = |post: &ScoredPost| {
+            let key = conversation_key(post);
+            assert_eq!(
+                folding_key(post),
+                crate::ids::hash128(&["fold/v1", &key]),
+                "{key}"
+            );
+        };
+        check(&post);
+        post.post.author.id = "U1".into();
+        check(&post);
+        post.post.conversation_id = Some("line:user:U1".into());
+        check(&post);
+    }
 
     #[test]
     fn hex_ids_match_the_formatter() {

@@ -20,6 +20,10 @@ pub fn run(config: Option<&Path>) -> Result<ExitCode> {
     };
     // Every file is read and checked before anything is reported, so one run lists all.
     let (lexicon, watchlists, mut problems) = settings.load_analyze_inputs();
+    let model = settings.load_model().unwrap_or_else(|p| {
+        problems.push(p);
+        None
+    });
     let (route_files, mut route_problems) = settings.read_route_files();
     problems.append(&mut route_problems);
     let analyzer = Analyzer::new(&lexicon, watchlists)?;
@@ -45,13 +49,18 @@ pub fn run(config: Option<&Path>) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     let stats = analyzer.stats();
+    let model = match model {
+        Some(m) => format!("; model {}", m.meta().name),
+        None => "; no model (lexicon rules decide)".into(),
+    };
     output::print(format_args!(
-        "ok: {} watchlist(s) with {} term(s), {} lexicon entries, {} patterns in one automaton ({} KiB){}",
+        "ok: {} watchlist(s) with {} term(s), {} lexicon entries, {} patterns in one automaton ({} KiB){}{}",
         stats.watchlists,
         stats.watch_terms,
         stats.lexicon_entries,
         stats.patterns,
         stats.automaton_bytes / 1024,
+        model,
         route_ok
     ))?;
     Ok(ExitCode::SUCCESS)

@@ -5,7 +5,7 @@
 //! posts through ingest, prints tickets and incidents as they appear on their topics, and
 //! exits once every post has gone through, with a summary (or one JSON line with `--json`).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -31,6 +31,8 @@ use crate::stages::ingest::Publisher;
 pub struct DemoSummary {
     pub posts: u64,
     pub tickets: usize,
+    /// Tickets per queue.
+    pub queues: BTreeMap<String, usize>,
     pub incidents: usize,
     pub unrouted: u64,
     pub dlq: u64,
@@ -121,7 +123,7 @@ pub fn run(config: Option<&Path>, inputs: &[PathBuf], json: bool, quiet: bool) -
         stop_on_error(&shutdown, output::note(format_args!("earshot demo: published {published} posts ({ingest_dlq} invalid lines to the DLQ); watching tickets…")))?;
     }
 
-    let mut tickets = HashSet::new();
+    let mut tickets = HashMap::new();
     let mut incidents = HashSet::new();
     let mut seen_records = 0u64;
     let deadline = Instant::now() + Duration::from_secs(300);
@@ -132,7 +134,8 @@ pub fn run(config: Option<&Path>, inputs: &[PathBuf], json: bool, quiet: bool) -
             let payload = message.payload().unwrap_or_default();
             if let Ok(value) = serde_json::from_slice::<serde_json::Value>(payload) {
                 if let Some(id) = value["ticket_id"].as_str() {
-                    tickets.insert(id.to_string());
+                    let queue = value["queue"].as_str().unwrap_or_default();
+                    tickets.insert(id.to_string(), queue.to_string());
                 }
                 if let Some(id) = value["incident_id"]
                     .as_str()
@@ -178,6 +181,10 @@ pub fn run(config: Option<&Path>, inputs: &[PathBuf], json: bool, quiet: bool) -
     let summary = DemoSummary {
         posts: published,
         tickets: tickets.len(),
+        queues: tickets.values().fold(BTreeMap::new(), |mut counts, queue| {
+            *counts.entry(queue.clone()).or_default() += 1;
+            counts
+        }),
         incidents: incidents.len(),
         unrouted: metrics
             .posts_discarded

@@ -1,7 +1,7 @@
 //! Ingest from JSON lines: each valid post is normalised to the Post schema (with
 //! `received_at` set) and published to the raw topic, keyed by its conversation; each invalid
-//! or oversize line goes to the dead-letter topic with its reason. Platform webhooks come
-//! later and will publish through the same [`Publisher`].
+//! or oversize line goes to the dead-letter topic with its reason. Platform webhooks and
+//! streams publish through `earshot_ingest::KafkaSink`, with the same headers.
 //!
 //! Nothing is lost on the way: a line too long to keep is dead-lettered with its first
 //! `max_record_bytes` bytes and the original's size and SHA-256; a post the broker refuses
@@ -14,17 +14,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
+use earshot_ingest::sink::{dead_letter_headers, post_headers};
 use earshot_kafka::{
     client_config, fit_dead_letter, is_permanent, ClientRole, KafkaSettings, Topics, Truncated,
-    DLQ_ERROR_CODE_HEADER, DLQ_REASON_HEADER, DLQ_STAGE_HEADER, INGESTED_AT_HEADER, SCHEMA_HEADER,
-    TRACE_HEADER,
 };
-use earshot_model::{ModelError, Post, PostLimits, POST_SCHEMA_VERSION};
+use earshot_model::{ModelError, Post, PostLimits};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::message::{Header, Message};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
 use tracing::{error, warn};
+
+/// The `earshot-source` of posts read from files and stdin.
+const FILE_SOURCE: &str = "file";
 
 /// Counts of what a publisher did.
 #[derive(Debug, Default)]
@@ -192,19 +194,7 @@ impl Publisher {
             .into());
         }
         let now_ms = now.timestamp_millis().to_string();
-        let headers = OwnedHeaders::new_with_capacity(3)
-            .insert(Header {
-                key: SCHEMA_HEADER,
-                value: Some(POST_SCHEMA_VERSION.to_string().as_bytes()),
-            })
-            .insert(Header {
-                key: TRACE_HEADER,
-                value: Some(post.id.as_bytes()),
-            })
-            .insert(Header {
-                key: INGESTED_AT_HEADER,
-                value: Some(now_ms.as_bytes()),
-            });
+        let headers = post_headers(&post.id, &now_ms, FILE_SOURCE);
         let key = post.conversation_key().to_string();
         let queued = self.send(
             BaseRecord::to(&self.topics.raw)
@@ -237,23 +227,7 @@ impl Publisher {
         let truncated = truncated.or(cut);
         let now_ms = now.timestamp_millis().to_string();
         let reason: String = refusal.reason.chars().take(1000).collect();
-        let mut headers = OwnedHeaders::new_with_capacity(6)
-            .insert(Header {
-                key: DLQ_STAGE_HEADER,
-                value: Some(b"ingest".as_slice()),
-            })
-            .insert(Header {
-                key: DLQ_ERROR_CODE_HEADER,
-                value: Some(refusal.code.as_bytes()),
-            })
-            .insert(Header {
-                key: DLQ_REASON_HEADER,
-                value: Some(reason.as_bytes()),
-            })
-            .insert(Header {
-                key: INGESTED_AT_HEADER,
-                value: Some(now_ms.as_bytes()),
-            });
+        let mut headers = dead_letter_headers(refusal.code, &reason, &now_ms, FILE_SOURCE);
         for (key, value) in truncated.iter().flat_map(Truncated::headers) {
             headers = headers.insert(Header {
                 key,

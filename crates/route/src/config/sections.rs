@@ -7,13 +7,13 @@
 
 use chrono::{Duration, NaiveDate, NaiveTime};
 use chrono_tz::Tz;
-use earshot_model::{Intent, Priority};
+use earshot_model::{Flag, Intent, Priority};
 use toml::Spanned;
 
 use super::{FoldingSettings, RouteConfig, SpikeSettings};
 use crate::error::RouteError;
 use crate::load::{wrong, At, Sink, Table};
-use crate::rules::{Actions, Conditions, Rule};
+use crate::rules::{Actions, Conditions, Rule, Signal};
 use earshot_toml::{self as tree, Node};
 
 const SECTIONS: &str =
@@ -213,6 +213,26 @@ fn rule<'a>(sink: &mut Sink<'_>, mut t: Table<'a>) -> Option<RawRule<'a>> {
     let author_in = condition_list(sink, &mut t, "author_in");
     let author_not_in = condition_list(sink, &mut t, "author_not_in");
     let in_incident = t.bool(sink, "in_incident").map(|b| b.v);
+    let flags = condition_list(sink, &mut t, "flag")
+        .into_iter()
+        .filter_map(|f| {
+            let parsed = Flag::parse(&f.v.to_ascii_lowercase());
+            if parsed.is_none() {
+                sink.at(
+                    &f,
+                    RouteError::BadValue {
+                        key: "flag".into(),
+                        why: format!("unknown flag `{}` (one of scam, spam)", f.v),
+                    },
+                );
+            }
+            parsed
+        })
+        .collect();
+    let min_probability = t
+        .table(sink, "min_probability")
+        .map(|table| min_probability(sink, table))
+        .unwrap_or_default();
 
     let queue = t.str(sink, "queue");
     let priority = t.str(sink, "priority").and_then(|p| {
@@ -297,6 +317,8 @@ fn rule<'a>(sink: &mut Sink<'_>, mut t: Table<'a>) -> Option<RawRule<'a>> {
             author_in: names(&author_in),
             author_not_in: names(&author_not_in),
             in_incident,
+            flags,
+            min_probability,
         },
         then: Actions {
             queue: queue.as_ref().map(|q| q.v.to_string()),
@@ -316,6 +338,43 @@ fn rule<'a>(sink: &mut Sink<'_>, mut t: Table<'a>) -> Option<RawRule<'a>> {
         watchlists,
         lists,
     })
+}
+
+/// `min_probability = { complaint = 0.8, scam = 0.5 }`: signals (intents other than
+/// `other`, flags) with a probability in [0, 1].
+fn min_probability(sink: &mut Sink<'_>, mut t: Table<'_>) -> Vec<(Signal, f64)> {
+    let file = t.file;
+    let mut out = Vec::new();
+    for (key, node) in t.entries() {
+        let Some(signal) = Signal::parse(&key.to_ascii_lowercase()) else {
+            sink.report(
+                file,
+                node.span(),
+                RouteError::BadValue {
+                    key: "min_probability".into(),
+                    why: format!(
+                        "unknown signal `{key}` (one of complaint, question, request, outage, praise, scam, spam)"
+                    ),
+                },
+            );
+            continue;
+        };
+        let Some(p) = crate::load::number(sink, file, key, node) else {
+            continue;
+        };
+        if !(0.0..=1.0).contains(&p) {
+            sink.report(
+                file,
+                node.span(),
+                RouteError::BadRange(format!(
+                    "`min_probability.{key}` is {p} but must be within [0, 1]"
+                )),
+            );
+            continue;
+        }
+        out.push((signal, p));
+    }
+    out
 }
 
 fn flag_on(b: &Option<At<bool>>) -> bool {

@@ -23,7 +23,7 @@ fn the_example_configuration_is_clean() {
     let diags = RouteConfig::check(&example_files(), Some(WATCHLISTS));
     assert!(diags.is_empty(), "{diags}");
     let loaded = RouteConfig::load(&example_files(), Some(WATCHLISTS)).unwrap();
-    assert_eq!(loaded.config.queues.len(), 6);
+    assert_eq!(loaded.config.queues.len(), 7);
     assert!(loaded.config.rules.len() >= 20);
 }
 

@@ -300,3 +300,72 @@ fn a_follow_up_no_rule_takes_still_joins_its_conversation() {
         [earshot_route::RouteOutput::Unrouted(_)]
     ));
 }
+
+/// A long thread: every post is redelivered after the ticket has listed more ids than
+/// `max_post_ids`; not one redelivery changes the ticket.
+#[test]
+fn a_redelivery_changes_nothing_however_long_the_thread() {
+    let config = format!("{CONFIG}max_post_ids = 3\n");
+    let mut r = router(&config);
+    let at = tokyo(2026, 11, 20, 10, 0);
+    let thread = |id: u32| {
+        in_thread(
+            post(
+                &id.to_string(),
+                "u",
+                &["hoshizora"],
+                &[Intent::Question],
+                0.0,
+            ),
+            "long",
+        )
+    };
+    let mut last = None;
+    for id in 0..10 {
+        let t = only_ticket(&r.route(&thread(id), at)).clone();
+        assert_eq!(t.revision, id + 1);
+        last = Some(t);
+    }
+    let last = last.expect("ten revisions");
+    assert_eq!(last.post_ids, ["0", "1", "2"], "the list stops at the cap");
+    assert_eq!(last.post_count, 10);
+    for id in (0..10).rev() {
+        assert!(
+            r.route(&thread(id), at + Duration::minutes(5)).is_empty(),
+            "redelivered post {id} made an output"
+        );
+    }
+    assert_eq!(r.stats().duplicates, 10);
+    // The next new post is revision 11: the redeliveries left no trace.
+    let next = only_ticket(&r.route(&thread(10), at + Duration::minutes(6))).clone();
+    assert_eq!((next.ticket_id, next.revision), (last.ticket_id, 11));
+}
+
+/// A follow-up folded only because of its conversation, redelivered: nothing; and a
+/// redelivered opener is not unrouted either.
+#[test]
+fn a_redelivered_follow_up_is_ignored() {
+    let mut r = router(CONFIG);
+    let first = in_thread(
+        post("500", "u5", &["hoshizora"], &[Intent::Complaint], -0.4),
+        "500",
+    );
+    let follow_up = in_thread(post("501", "u5", &[], &[Intent::Other], 0.0), "500");
+    let at = tokyo(2026, 11, 20, 10, 0);
+    only_ticket(&r.route(&first, at));
+    assert_eq!(only_ticket(&r.route(&follow_up, at)).revision, 2);
+    let counted = serde_json::to_string(&r.spike_counts()).expect("counts serialise");
+    assert!(
+        counted.contains("hoshizora"),
+        "the opener was counted: {counted}"
+    );
+    assert!(r.route(&follow_up, at).is_empty());
+    assert!(r.route(&first, at).is_empty());
+    assert_eq!(r.stats().duplicates, 2);
+    assert_eq!(
+        serde_json::to_string(&r.spike_counts()).expect("counts serialise"),
+        counted,
+        "redeliveries are not counted again towards a spike"
+    );
+    assert_eq!(r.stats().tickets_updated, 1);
+}

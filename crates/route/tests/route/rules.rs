@@ -294,3 +294,65 @@ fn the_example_rules_route_a_realistic_mix() {
     assert!(t[1].tags.contains(&"press".into()));
     assert_eq!(t[1].team.as_deref(), Some("pr"));
 }
+
+#[test]
+fn flag_condition() {
+    use earshot_model::Flag;
+    let mut r = one_rule("flag = \"scam\"");
+    assert!(!hits(&mut r, &base("1")));
+    let mut scam = base("2");
+    scam.analysis.flags = vec![Flag::Scam];
+    assert!(hits(&mut r, &scam));
+    let mut spam = base("3");
+    spam.analysis.flags = vec![Flag::Spam];
+    assert!(!hits(&mut r, &spam));
+    let mut both = one_rule("flag = [\"spam\", \"scam\"]");
+    assert!(hits(&mut both, &spam));
+}
+
+#[test]
+fn min_probability_condition() {
+    use earshot_model::{IntentProbabilities, ModelOutput};
+    let mut r = one_rule("min_probability = { complaint = 0.8, scam = 0.0 }");
+    // Without a model's output, a reported intent counts as certain.
+    assert!(hits(&mut r, &base("1")));
+    let with = |id: &str, complaint: f64| {
+        let mut p = base(id);
+        p.analysis.model = Some(ModelOutput {
+            intents: IntentProbabilities {
+                complaint,
+                ..IntentProbabilities::default()
+            },
+            ..ModelOutput::default()
+        });
+        p
+    };
+    assert!(hits(&mut r, &with("2", 0.85)));
+    assert!(
+        !hits(&mut r, &with("3", 0.6)),
+        "the model is not sure enough"
+    );
+}
+
+#[test]
+fn flag_and_probability_conditions_are_checked() {
+    let text = format!(
+        "{QUEUES}\n[[rule]]\nid = \"r\"\nflag = \"phishing\"\nmin_probability = {{ complaint = 1.5, sarcasm = 0.5 }}\nqueue = \"hit\"\npriority = \"P2\"\n"
+    );
+    let error = Router::from_files(
+        &[earshot_route::ConfigFile {
+            name: "test.toml",
+            text: &text,
+        }],
+        None,
+    )
+    .expect_err("refused")
+    .to_string();
+    for expected in [
+        "unknown flag `phishing`",
+        "min_probability.complaint",
+        "unknown signal `sarcasm`",
+    ] {
+        assert!(error.contains(expected), "{expected} in {error}");
+    }
+}
