@@ -11,13 +11,9 @@ use crate::output;
 use crate::settings::{render_problems, Settings};
 
 pub fn run(config: Option<&Path>) -> Result<ExitCode> {
-    let settings = match Settings::load(config) {
-        Ok(settings) => settings,
-        Err(e) => {
-            output::note(format_args!("{e:#}"))?;
-            return Ok(ExitCode::from(1));
-        }
-    };
+    // Problems of the main configuration end here with status 2, as in every command;
+    // those of the files it names are listed below, all of them, with status 1.
+    let settings = Settings::load(config)?;
     // Every file is read and checked before anything is reported, so one run lists all.
     let (lexicon, watchlists, mut problems) = settings.load_analyze_inputs();
     let model = settings.load_model().unwrap_or_else(|p| {

@@ -55,7 +55,7 @@ max_record_bytes = "big"
     )
     .unwrap();
     let (code, stderr) = check(&config);
-    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(code, Some(2), "{stderr}");
     let lines: Vec<&str> = stderr.lines().skip(1).map(str::trim).collect();
     let want = [
         "earshot.toml:1:1: unknown key `kafak`",
@@ -69,7 +69,7 @@ max_record_bytes = "big"
         "earshot.toml:22:9: `log.level` = \"verbose\"",
         "earshot.toml:25:20: `limits.max_record_bytes` must be an integer, found string",
     ];
-    assert!(stderr.starts_with("10 problem(s)"), "{stderr}");
+    assert!(stderr.starts_with("earshot: 10 problem(s)"), "{stderr}");
     assert_eq!(lines.len(), want.len(), "{stderr}");
     for (line, want) in lines.iter().zip(want) {
         let line = line.rsplit_once('/').map_or(*line, |(_, l)| l);
@@ -150,7 +150,7 @@ fn a_fifo_is_refused_without_blocking() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("not a regular file"));
     // The main configuration itself may not be one either.
     let (code, stderr) = check(&fifo);
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(2));
     assert!(stderr.contains("not a regular file"), "{stderr}");
 }
 
@@ -164,7 +164,7 @@ fn a_toml_error_on_a_huge_line_is_not_echoed() {
     )
     .unwrap();
     let (code, stderr) = check(&config);
-    assert_eq!(code, Some(1));
+    assert_eq!(code, Some(2));
     assert!(stderr.len() < 1000, "{} bytes of stderr", stderr.len());
     assert!(stderr.contains("earshot.toml:2:"), "{stderr}");
 }
