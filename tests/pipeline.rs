@@ -31,6 +31,8 @@
 mod expect;
 #[path = "pipeline/harness.rs"]
 mod harness;
+#[path = "pipeline/hostile.rs"]
+mod hostile;
 #[path = "pipeline/scenario.rs"]
 mod scenario;
 

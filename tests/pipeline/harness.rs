@@ -162,6 +162,7 @@ impl Fixture {
     pub fn spawn_analyze(&self) -> Stage {
         Stage::Daemon(spawn_analyze(
             &self.settings.kafka,
+            self.settings.limits,
             self.analyzer.clone(),
             &self.metrics,
             &self.shutdown,
@@ -173,6 +174,7 @@ impl Fixture {
     pub fn spawn_route(&self) -> Stage {
         Stage::Daemon(spawn_route(
             &self.settings.kafka,
+            self.settings.limits,
             self.router(),
             RouteClock::Event,
             &self.metrics,
@@ -225,7 +227,7 @@ impl Fixture {
     }
 
     pub fn publisher(&self) -> Publisher {
-        Publisher::new(&self.settings.kafka).expect("creating the publisher")
+        Publisher::new(&self.settings.kafka, self.settings.limits).expect("creating the publisher")
     }
 
     /// Publishes `lines` through ingest and waits for the acknowledgements: (valid posts,

@@ -267,6 +267,7 @@ impl Analyzer {
             lang,
             flags,
             model,
+            explanation_truncated: false,
         }
     }
 

@@ -415,10 +415,27 @@ impl Lexicon {
                 )]);
             }
         };
+        // The whole file read strictly gives the first structural problem its exact place;
+        // each term is then read on its own, so that a wrong key or type in one does not
+        // hide the problems of the others (those are placed at their term).
+        let precise = toml::from_str::<StrictLexicon>(source).err().map(|e| {
+            let at = e.span().map_or(0, |s| s.start);
+            (at, Problem::at(file, source, at, e.message().to_string()))
+        });
         let mut problems = Vec::new();
         for spanned in parsed.term {
-            let at = spanned.span().start;
-            let term = spanned.into_inner();
+            let span = spanned.span();
+            let at = span.start;
+            let term = match UserTerm::deserialize(spanned.into_inner()) {
+                Ok(term) => term,
+                Err(e) => {
+                    problems.push(match &precise {
+                        Some((offset, problem)) if span.contains(offset) => problem.clone(),
+                        _ => Problem::at(file, source, at, e.message().to_string()),
+                    });
+                    continue;
+                }
+            };
             let reported = problems.len();
             let mut problem =
                 |message: String| problems.push(Problem::at(file, source, at, message));
@@ -463,6 +480,11 @@ impl Lexicon {
                 }
                 kinds.push(EntryKind::Modifier(m));
             }
+            if let Some(weight) = term.weight {
+                if !(0.0..=10.0).contains(&weight) {
+                    problem(format!("weight {weight} is outside 0..10"));
+                }
+            }
             if let Some(name) = &term.intent {
                 match Intent::parse(name) {
                     Some(Intent::Other) | None => problem(format!(
@@ -503,7 +525,15 @@ impl Lexicon {
 #[serde(deny_unknown_fields)]
 struct UserLexicon {
     #[serde(default)]
-    term: Vec<toml::Spanned<UserTerm>>,
+    term: Vec<toml::Spanned<toml::Value>>,
+}
+
+/// The file as serde reads it in one go: only for the place of its first problem.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+struct StrictLexicon {
+    #[serde(default)]
+    term: Vec<UserTerm>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -604,6 +634,13 @@ mod tests {
         let syntax = "[[term]]\ntext = \"a\"\nsentimnt = 1.0\n";
         let problems = lexicon.load_user_file("syntax.toml", syntax).unwrap_err();
         assert_eq!(problems[0].line, 3, "{problems:?}");
+
+        // Structural problems of several terms come in one run.
+        let two = "[[term]]\ntext = \"a\"\nsentimnt = 1.0\n[[term]]\ntext = 5\n[[term]]\ntext = \"c\"\nweight = inf\nintent = \"complaint\"\n";
+        let problems = lexicon.load_user_file("two.toml", two).unwrap_err();
+        let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
+        assert_eq!(lines, [3, 4, 6], "{problems:?}");
+        assert!(problems[2].message.contains("weight inf"), "{problems:?}");
     }
 
     #[test]

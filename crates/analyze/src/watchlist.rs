@@ -138,6 +138,56 @@ struct FullTermSpec {
     not_inside: Vec<String>,
 }
 
+/// The shape of a watchlist without spans: used only to find every structural problem when
+/// the file does not read, one per watchlist (serde stops at the first).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct WatchlistShape {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    query: Option<String>,
+    #[serde(default)]
+    terms: BTreeMap<String, Vec<TermSpec>>,
+    #[serde(default)]
+    mask: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LooseFile {
+    #[allow(dead_code)]
+    lists: Option<toml::Value>,
+    #[serde(default)]
+    watchlist: Vec<Spanned<toml::Value>>,
+}
+
+/// Every watchlist's structural problem (wrong key, wrong type), each at its watchlist;
+/// else the one problem toml reported.
+fn structural_problems(file: &str, source: &str, first: &toml::de::Error) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if let Ok(loose) = toml::from_str::<LooseFile>(source) {
+        for watchlist in loose.watchlist {
+            let at = watchlist.span().start;
+            if let Err(e) = WatchlistShape::deserialize(watchlist.into_inner()) {
+                problems.push(Problem::at(file, source, at, e.message().to_string()));
+            }
+        }
+    }
+    if problems.len() < 2 {
+        // The precise place toml gave is better than the watchlist's.
+        problems = vec![Problem::at(
+            file,
+            source,
+            first.span().map_or(0, |s| s.start),
+            first.message().to_string(),
+        )];
+    }
+    problems
+}
+
 /// Compilation state shared across the watchlists of one file.
 struct Compiler<'a> {
     file: &'a str,
@@ -157,14 +207,8 @@ impl Watchlists {
 
     /// Parses and compiles a watchlist file. `file` names it in problems.
     pub fn parse(file: &str, source: &str) -> Result<Watchlists, Vec<Problem>> {
-        let spec: FileSpec = toml::from_str(source).map_err(|e| {
-            vec![Problem::at(
-                file,
-                source,
-                e.span().map_or(0, |s| s.start),
-                e.message().to_string(),
-            )]
-        })?;
+        let spec: FileSpec =
+            toml::from_str(source).map_err(|e| structural_problems(file, source, &e))?;
         let mut compiler = Compiler {
             file,
             source,

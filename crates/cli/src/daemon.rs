@@ -25,13 +25,16 @@ use crate::settings::{LogFormat, LogSettings};
 use crate::stages::analyze::AnalyzeProcessor;
 use crate::stages::route::RouteProcessor;
 
-/// Sets up `tracing`: human or JSON lines on stderr, `RUST_LOG` overriding the level.
+/// Sets up `tracing`: human or JSON lines on stderr (coloured only on a terminal without
+/// `NO_COLOR`), `RUST_LOG` overriding the level; librdkafka's logs come through it too.
 pub fn init_logging(settings: &LogSettings) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(crate::output::LogWriter)
+        .with_ansi(crate::output::colour_logs())
+        .log_internal_errors(false);
     let _ = match settings.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Human => builder.try_init(),
@@ -65,6 +68,7 @@ impl RunningStage {
 
 pub fn spawn_analyze(
     kafka: &KafkaSettings,
+    limits: earshot_model::PostLimits,
     analyzer: Arc<Analyzer>,
     metrics: &Metrics,
     shutdown: &Shutdown,
@@ -75,7 +79,8 @@ pub fn spawn_analyze(
         group_id: kafka.groups.analyze.clone(),
         instance_id: Some(instance_id()),
     };
-    let processor = AnalyzeProcessor::new(analyzer, kafka.topics.scored.clone(), metrics);
+    let processor = AnalyzeProcessor::new(analyzer, kafka.topics.scored.clone(), metrics)
+        .with_limits(limits, kafka.max_message_bytes);
     spawn(
         spec,
         kafka.clone(),
@@ -87,6 +92,7 @@ pub fn spawn_analyze(
 
 pub fn spawn_route(
     kafka: &KafkaSettings,
+    limits: earshot_model::PostLimits,
     router: earshot_route::Router,
     clock: crate::settings::RouteClock,
     metrics: &Metrics,
@@ -98,8 +104,9 @@ pub fn spawn_route(
         group_id: kafka.groups.route.clone(),
         instance_id: Some(instance_id()),
     };
-    let mut processor =
-        RouteProcessor::new(router, kafka.topics.clone(), metrics.clone()).with_clock(clock);
+    let mut processor = RouteProcessor::new(router, kafka.topics.clone(), metrics.clone())
+        .with_clock(clock)
+        .with_limits(limits);
     match signals_consumer(kafka) {
         Ok((replica, consumer)) => processor = processor.with_signals(replica, consumer),
         Err(e) => warn!(error = %e, "Spike counts will not be exchanged with other route replicas"),
@@ -182,6 +189,8 @@ fn host_name() -> String {
 #[derive(Clone)]
 struct AdminState {
     registry: Registry,
+    /// Outputs waiting this long with no acknowledgement make a stage not live.
+    live_stall: Duration,
     healths: Vec<(&'static str, Arc<Health>)>,
     ready: IntGaugeVec,
 }
@@ -190,6 +199,7 @@ struct AdminState {
 /// `earshot_stage_ready{stage}` on `registry`: what `/readyz` says, for alerts.
 pub async fn serve_admin(
     listen: &str,
+    live_stall: Duration,
     registry: Registry,
     healths: Vec<(&'static str, Arc<Health>)>,
 ) -> Result<SocketAddr> {
@@ -211,6 +221,7 @@ pub async fn serve_admin(
         .route("/readyz", get(readyz))
         .with_state(AdminState {
             registry,
+            live_stall,
             healths,
             ready,
         });
@@ -246,19 +257,28 @@ async fn metrics(
     )
 }
 
-async fn livez(State(state): State<AdminState>) -> (StatusCode, &'static str) {
+async fn livez(State(state): State<AdminState>) -> (StatusCode, String) {
     // The processing loops go round at least every 50 ms; ten seconds of silence means stuck.
-    if state
+    let stuck: Vec<String> = state
         .healths
         .iter()
-        .all(|(_, h)| h.is_live(Duration::from_secs(10)))
-    {
-        (StatusCode::OK, "live\n")
+        .filter_map(|(stage, h)| {
+            if !h.is_live(Duration::from_secs(10)) {
+                Some(format!("{stage}: the stage loop is not making progress\n"))
+            } else if h.stalled_for() > state.live_stall {
+                Some(format!(
+                    "{stage}: outputs not acknowledged for {} s\n",
+                    h.stalled_for().as_secs()
+                ))
+            } else {
+                None
+            }
+        })
+        .collect();
+    if stuck.is_empty() {
+        (StatusCode::OK, "live\n".into())
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "a stage loop is not making progress\n",
-        )
+        (StatusCode::SERVICE_UNAVAILABLE, stuck.concat())
     }
 }
 

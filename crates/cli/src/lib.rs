@@ -4,6 +4,9 @@
 
 pub mod commands;
 pub mod daemon;
+pub mod lines;
+pub mod output;
 pub mod settings;
 pub mod stages;
 pub mod topics;
+pub mod validate;

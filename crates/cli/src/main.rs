@@ -193,6 +193,7 @@ enum BenchCommand {
 }
 
 fn main() -> ExitCode {
+    earshot::output::install_panic_hook();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Score { config, input } => {
@@ -283,11 +284,5 @@ fn main() -> ExitCode {
         ),
         Command::Check { config } => commands::check::run(config.as_deref()),
     };
-    match result {
-        Ok(code) => code,
-        Err(error) => {
-            eprintln!("earshot: {error:#}");
-            ExitCode::from(2)
-        }
-    }
+    earshot::output::exit(result)
 }

@@ -9,8 +9,11 @@ use earshot_analyze::learned::Model;
 use earshot_analyze::{Analyzer, Lexicon, Problem, SentimentParams, SignalParams, Watchlists};
 use serde::Deserialize;
 
+use crate::validate::read_config_file;
+
 /// The whole file. Unknown sections and keys are refused (a misspelt `[kafak]` or
-/// `EARSHOT__ADMN__LISTEN` would otherwise be ignored without a word).
+/// `EARSHOT__ADMN__LISTEN` would otherwise be ignored without a word); [`crate::validate`]
+/// lists every problem with its place before serde reads it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
@@ -21,6 +24,8 @@ pub struct Settings {
     pub ingest: earshot_ingest::IngestSettings,
     pub admin: AdminSettings,
     pub log: LogSettings,
+    /// How large a post may be, everywhere posts are read.
+    pub limits: earshot_model::PostLimits,
     /// The folder relative paths are resolved against.
     #[serde(skip)]
     pub base: PathBuf,
@@ -112,12 +117,16 @@ pub enum RouteClock {
 pub struct AdminSettings {
     /// Address to listen on; empty to disable.
     pub listen: String,
+    /// `/livez` fails when outputs have waited this long with no acknowledgement at all
+    /// (the broker accepts connections but does not answer): a restart is worth trying.
+    pub live_stall_seconds: u64,
 }
 
 impl Default for AdminSettings {
     fn default() -> Self {
         AdminSettings {
             listen: "127.0.0.1:9464".into(),
+            live_stall_seconds: 60,
         }
     }
 }
@@ -149,6 +158,8 @@ pub enum LogFormat {
 
 impl Settings {
     /// Reads the configuration file, or the defaults (plus environment) when there is none.
+    /// Every problem of the file and of the `EARSHOT__…` variables is listed at once, each
+    /// with its place ([`crate::validate`]).
     pub fn load(path: Option<&Path>) -> Result<Settings> {
         Settings::load_with_env(path, None)
     }
@@ -159,11 +170,22 @@ impl Settings {
         path: Option<&Path>,
         env: Option<Vec<(String, String)>>,
     ) -> Result<Settings> {
+        let vars: Vec<(String, String)> = match &env {
+            Some(vars) => vars.clone(),
+            None => std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        };
+        let ours: Vec<(String, String)> = vars
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("EARSHOT__"))
+            .collect();
+        let problems = crate::validate::check(path, &ours);
+        if !problems.is_empty() {
+            bail!("{}", render_problems(&problems));
+        }
         let mut builder = config::Config::builder();
         if let Some(path) = path {
-            if !path.exists() {
-                bail!("configuration file {} does not exist", path.display());
-            }
             builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
         }
         builder = builder.add_source(
@@ -206,25 +228,21 @@ impl Settings {
         };
         for file in &self.analyze.lexicon {
             let path = self.resolve(file);
-            match std::fs::read_to_string(&path) {
+            match read_config_file(&path) {
                 Ok(source) => {
                     if let Err(mut p) = lexicon.load_user_file(&path.display().to_string(), &source)
                     {
                         problems.append(&mut p);
                     }
                 }
-                Err(e) => problems.push(Problem::new(
-                    &path.display().to_string(),
-                    (0, 0),
-                    format!("cannot read: {e}"),
-                )),
+                Err(why) => problems.push(Problem::new(&path.display().to_string(), (0, 0), why)),
             }
         }
         let watchlists = match &self.analyze.watchlists {
             None => Watchlists::empty(),
             Some(file) => {
                 let path = self.resolve(file);
-                match std::fs::read_to_string(&path) {
+                match read_config_file(&path) {
                     Ok(source) => match Watchlists::parse(&path.display().to_string(), &source) {
                         Ok(w) => w,
                         Err(mut p) => {
@@ -232,12 +250,8 @@ impl Settings {
                             Watchlists::empty()
                         }
                     },
-                    Err(e) => {
-                        problems.push(Problem::new(
-                            &path.display().to_string(),
-                            (0, 0),
-                            format!("cannot read: {e}"),
-                        ));
+                    Err(why) => {
+                        problems.push(Problem::new(&path.display().to_string(), (0, 0), why));
                         Watchlists::empty()
                     }
                 }
@@ -311,12 +325,12 @@ impl Settings {
         for file in &self.route.files {
             let path = self.resolve(file);
             let name = path.display().to_string();
-            match std::fs::read_to_string(&path) {
+            match read_config_file(&path) {
                 Ok(text) => {
                     files.names.push(name);
                     files.texts.push(text);
                 }
-                Err(e) => problems.push(Problem::new(&name, (0, 0), format!("cannot read: {e}"))),
+                Err(why) => problems.push(Problem::new(&name, (0, 0), why)),
             }
         }
         (files, problems)
@@ -336,7 +350,7 @@ impl Settings {
         match earshot_route::Router::from_files(&files.as_config_files(), Some(&known)) {
             Ok((router, warnings)) => {
                 if !warnings.is_empty() {
-                    eprintln!("{warnings}");
+                    crate::output::note(format_args!("{warnings}"))?;
                 }
                 Ok(router)
             }
@@ -366,7 +380,7 @@ pub fn render_problems(problems: &[Problem]) -> String {
     let mut out = format!("{} problem(s) in the configuration:", problems.len());
     for p in problems {
         out.push_str("\n  ");
-        out.push_str(&p.to_string());
+        out.push_str(&crate::validate::clip(&p.to_string()));
     }
     out
 }

@@ -6,15 +6,29 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-fn earshot() -> Command {
+/// Tests that run a broker and stages (demo, bench, the daemon) take one at a time: the
+/// machine has two cores, and the bench measures latency, which a neighbour's load skews.
+pub(crate) fn one_broker_test_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static BROKER_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    BROKER_TESTS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[path = "cli/config.rs"]
+mod config;
+#[path = "cli/daemon.rs"]
+mod daemon;
+#[path = "cli/output.rs"]
+mod output;
+
+pub(crate) fn earshot() -> Command {
     Command::new(env!("CARGO_BIN_EXE_earshot"))
 }
 
-fn examples() -> PathBuf {
+pub(crate) fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
 }
 
-fn run_with_stdin(mut command: Command, stdin: &str) -> Output {
+pub(crate) fn run_with_stdin(mut command: Command, stdin: &str) -> Output {
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -39,7 +53,7 @@ fn assert_succeeded(output: &Output) {
     );
 }
 
-fn json_lines(output: &Output) -> Vec<serde_json::Value> {
+pub(crate) fn json_lines(output: &Output) -> Vec<serde_json::Value> {
     String::from_utf8(output.stdout.clone())
         .unwrap()
         .lines()
@@ -385,6 +399,7 @@ fn check_reports_route_problems_with_their_place() {
 /// whose counts are those of the sample (one partition and the event clock make them exact).
 #[test]
 fn demo_runs_the_sample_through_the_embedded_broker() {
+    let _one = one_broker_test_at_a_time();
     let output = earshot().args(["demo", "--json"]).output().unwrap();
     assert_succeeded(&output);
     let summary = json_lines(&output).pop().expect("a summary line");
@@ -538,6 +553,7 @@ fn train_writes_a_reproducible_model_that_eval_and_score_use() {
 /// The throughput command measures all three runs on the embedded broker and reports them.
 #[test]
 fn bench_pipeline_reports_three_runs_and_their_ratios() {
+    let _one = one_broker_test_at_a_time();
     let output = earshot()
         .args([
             "bench", "pipeline", "--copies", "1", "--rate", "100", "--json",

@@ -22,6 +22,15 @@ pub enum StageError {
         offset: i64,
         error: String,
     },
+    /// Processing a record panicked and `on_internal_error = "stop"`; nothing past it was
+    /// committed.
+    #[error("processing {topic} partition {partition} offset {offset} panicked: {message}")]
+    Internal {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        message: String,
+    },
     /// A transaction could not be committed (exactly-once mode).
     #[error("transaction failed: {0}")]
     Transaction(#[source] KafkaError),
@@ -34,6 +43,7 @@ impl StageError {
             StageError::Config(_) => "invalid_kafka_config",
             StageError::Fatal(_) => "broker_fatal",
             StageError::Delivery { .. } => "delivery_failed",
+            StageError::Internal { .. } => "internal_error",
             StageError::Transaction(_) => "transaction_failed",
         }
     }

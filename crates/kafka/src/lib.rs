@@ -41,5 +41,8 @@ pub use error::StageError;
 pub use metrics::Metrics;
 pub use offsets::OffsetTracker;
 pub use record::*;
-pub use runner::{client_config, run_stage, ClientRole, Health, Shutdown, StageReport, StageSpec};
-pub use settings::{DeliveryMode, Groups, KafkaSettings, Topics};
+pub use runner::{
+    client_config, is_permanent, run_stage, ClientRole, Health, Shutdown, StageReport, StageSpec,
+    READY_STALL,
+};
+pub use settings::{DeliveryMode, Groups, InternalErrorPolicy, KafkaSettings, Topics};

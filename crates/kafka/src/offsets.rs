@@ -43,6 +43,23 @@ impl OffsetTracker {
         }
     }
 
+    /// One more output for the message at `offset`, which still waits for others (a dead
+    /// letter that replaces a refused output). False when the message is not waiting (its
+    /// partition was revoked: the next owner processes it again).
+    pub fn add_output(&mut self, partition: i32, offset: i64) -> bool {
+        match self
+            .partitions
+            .get_mut(&partition)
+            .and_then(|p| p.waiting.get_mut(&offset))
+        {
+            Some(left) => {
+                *left += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// One output of the message at `offset` was acknowledged.
     pub fn ack(&mut self, partition: i32, offset: i64) {
         let Some(p) = self.partitions.get_mut(&partition) else {
@@ -137,6 +154,19 @@ mod tests {
             t.take_committable().is_empty(),
             "unchanged offsets are not stored twice"
         );
+    }
+
+    #[test]
+    fn an_added_output_holds_the_offset_back() {
+        let mut t = OffsetTracker::new();
+        t.begin(0, 3, 1);
+        assert!(t.add_output(0, 3));
+        t.ack(0, 3);
+        assert_eq!(t.committable(0), Some(3), "the added output still waits");
+        t.ack(0, 3);
+        assert_eq!(t.committable(0), Some(4));
+        assert_eq!(t.waiting(), 0);
+        assert!(!t.add_output(0, 3), "no longer waiting");
     }
 
     #[test]

@@ -14,6 +14,63 @@ pub const DLQ_REASON_HEADER: &str = "earshot-dlq-reason";
 pub const DLQ_TOPIC_HEADER: &str = "earshot-dlq-topic";
 pub const DLQ_PARTITION_HEADER: &str = "earshot-dlq-partition";
 pub const DLQ_OFFSET_HEADER: &str = "earshot-dlq-offset";
+/// On a dead letter whose payload was cut to fit: the size of the original, in bytes…
+pub const DLQ_ORIGINAL_BYTES_HEADER: &str = "earshot-dlq-original-bytes";
+/// …and its SHA-256, in hex.
+pub const DLQ_ORIGINAL_SHA256_HEADER: &str = "earshot-dlq-original-sha256";
+
+/// What a dead letter whose payload was cut says about the original.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Truncated {
+    pub original_bytes: u64,
+    /// SHA-256 of the whole original, lower-case hex.
+    pub sha256: String,
+}
+
+impl Truncated {
+    /// The headers that carry it.
+    pub fn headers(&self) -> [(&'static str, String); 2] {
+        [
+            (DLQ_ORIGINAL_BYTES_HEADER, self.original_bytes.to_string()),
+            (DLQ_ORIGINAL_SHA256_HEADER, self.sha256.clone()),
+        ]
+    }
+}
+
+/// Size and SHA-256 of bytes that arrive in pieces (a line too long to keep).
+#[derive(Debug, Clone, Default)]
+pub struct PayloadHasher {
+    hasher: sha2::Sha256,
+    bytes: u64,
+}
+
+impl PayloadHasher {
+    pub fn update(&mut self, bytes: &[u8]) {
+        use sha2::Digest;
+        self.hasher.update(bytes);
+        self.bytes += bytes.len() as u64;
+    }
+
+    pub fn finish(self) -> Truncated {
+        use sha2::Digest;
+        let digest = self.hasher.finalize();
+        Truncated {
+            original_bytes: self.bytes,
+            sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+}
+
+/// A dead letter's payload: `bytes` when at most `max` long, else its first `max` bytes and
+/// what was cut.
+pub fn fit_dead_letter(bytes: &[u8], max: usize) -> (&[u8], Option<Truncated>) {
+    if bytes.len() <= max {
+        return (bytes, None);
+    }
+    let mut hasher = PayloadHasher::default();
+    hasher.update(bytes);
+    (&bytes[..max], Some(hasher.finish()))
+}
 
 /// One consumed record, borrowed from the consumer.
 #[derive(Debug, Clone, Copy)]

@@ -17,7 +17,9 @@
 //! `transaction_ms`. A revoke aborts the open transaction; its records are redelivered to
 //! the partition's next owner.
 
+use std::any::Any;
 use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -34,7 +36,7 @@ use tracing::{debug, error, info, warn};
 use crate::metrics::Metrics;
 use crate::offsets::OffsetTracker;
 use crate::record::*;
-use crate::settings::{DeliveryMode, KafkaSettings};
+use crate::settings::{DeliveryMode, InternalErrorPolicy, KafkaSettings};
 use crate::StageError;
 
 /// What a stage reports to the admin endpoints: readiness and liveness.
@@ -49,7 +51,17 @@ pub struct Health {
     pub stopping: AtomicBool,
     /// Last time (ms since the epoch) the processing loop went round.
     pub last_progress_ms: AtomicU64,
+    /// Input records whose outputs await acknowledgement, and since when (ms since the
+    /// epoch) some have been waiting.
+    pub in_flight: AtomicUsize,
+    pub in_flight_since_ms: AtomicU64,
+    /// Last time (ms since the epoch) the broker acknowledged an output.
+    pub last_ack_ms: AtomicU64,
 }
+
+/// Outputs waiting this long with no acknowledgement at all make a stage not ready: the
+/// broker accepts connections but does not answer (frozen, overloaded, partitioned away).
+pub const READY_STALL: Duration = Duration::from_secs(10);
 
 impl Health {
     pub fn new() -> Arc<Health> {
@@ -69,9 +81,36 @@ impl Health {
             Some("no partitions assigned")
         } else if !self.connected.load(Ordering::SeqCst) {
             Some("no broker connection")
+        } else if self.stalled_for() > READY_STALL {
+            Some("outputs not acknowledged by the broker")
         } else {
             None
         }
+    }
+
+    /// How long outputs have waited with no acknowledgement at all; zero when none waits.
+    pub fn stalled_for(&self) -> Duration {
+        if self.in_flight.load(Ordering::SeqCst) == 0 {
+            return Duration::ZERO;
+        }
+        let since = self
+            .in_flight_since_ms
+            .load(Ordering::SeqCst)
+            .max(self.last_ack_ms.load(Ordering::SeqCst));
+        Duration::from_millis((now_ms() as u64).saturating_sub(since))
+    }
+
+    /// The stage loop saw `waiting` input records with outputs in flight.
+    fn note_in_flight(&self, waiting: usize) {
+        let before = self.in_flight.swap(waiting, Ordering::SeqCst);
+        if before == 0 && waiting > 0 {
+            self.in_flight_since_ms
+                .store(now_ms() as u64, Ordering::SeqCst);
+        }
+    }
+
+    fn acknowledged(&self) {
+        self.last_ack_ms.store(now_ms() as u64, Ordering::Relaxed);
     }
 
     fn beat(&self) {
@@ -127,7 +166,43 @@ struct Pending {
     partition: i32,
     offset: i64,
     topic: String,
+    /// The input, for the dead-letter topic if the broker refuses this output for good
+    /// (at-least-once only).
+    source: Option<Arc<Source>>,
 }
+
+/// An input record kept until its outputs are acknowledged: if the broker refuses one of
+/// them for a permanent reason (too large, invalid), the input goes to the dead-letter topic
+/// instead and the partition moves on.
+struct Source {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    key: Option<Vec<u8>>,
+    payload: Option<Vec<u8>>,
+    trace: String,
+    ingested_at: i64,
+    /// Set once the input was dead-lettered (several of its outputs may be refused).
+    dead_lettered: AtomicBool,
+}
+
+impl Source {
+    fn input(&self) -> Input<'_> {
+        Input {
+            topic: &self.topic,
+            partition: self.partition,
+            offset: self.offset,
+            key: self.key.as_deref(),
+            payload: self.payload.as_deref(),
+            timestamp_ms: None,
+            trace_id: Some(&self.trace),
+            ingested_at_ms: Some(self.ingested_at),
+        }
+    }
+}
+
+/// Outputs the broker refused for good, handed from the producer's thread to the stage loop.
+type Refused = Mutex<Vec<(Arc<Source>, String)>>;
 
 struct DeliveryContext {
     tracker: Arc<Mutex<OffsetTracker>>,
@@ -136,6 +211,8 @@ struct DeliveryContext {
     metrics: Metrics,
     stage: &'static str,
     failure: Arc<Mutex<Option<StageError>>>,
+    refused: Arc<Refused>,
+    health: Arc<Health>,
 }
 
 impl ClientContext for DeliveryContext {}
@@ -146,6 +223,7 @@ impl ProducerContext for DeliveryContext {
     fn delivery(&self, result: &DeliveryResult<'_>, pending: Box<Pending>) {
         match result {
             Ok(_) => {
+                self.health.acknowledged();
                 self.metrics
                     .records_produced
                     .with_label_values(&[self.stage, &pending.topic])
@@ -154,13 +232,28 @@ impl ProducerContext for DeliveryContext {
                     lock(&self.tracker).ack(pending.partition, pending.offset);
                 }
             }
-            Err((e, _)) => self.failed(&pending, e),
+            Err((e, _)) => self.refused_or_failed(pending, e),
         }
         self.delivered.notify_all();
     }
 }
 
 impl DeliveryContext {
+    /// An output was not delivered. Refused for a permanent reason (too large, invalid),
+    /// its input goes to the dead-letter topic (by the stage loop) and the partition moves
+    /// on; otherwise (the broker unreachable past the client's retries) the stage stops.
+    fn refused_or_failed(&self, pending: Box<Pending>, error: &KafkaError) {
+        match &pending.source {
+            Some(source) if is_permanent(error) => {
+                lock(&self.refused).push((
+                    source.clone(),
+                    format!("the broker refused an output to {}: {error}", pending.topic),
+                ));
+            }
+            _ => self.failed(&pending, error),
+        }
+    }
+
     /// An output will never be delivered: pin its partition and stop the stage.
     fn failed(&self, pending: &Pending, error: &KafkaError) {
         error!(stage = self.stage, error = %error, topic = %pending.topic, partition = pending.partition, offset = pending.offset, "Could not deliver an output; offsets past it will not be committed");
@@ -277,7 +370,7 @@ impl ConsumerContext for RebalanceContext {
         }
     }
 
-    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(assigned) => {
                 info!(
@@ -287,24 +380,33 @@ impl ConsumerContext for RebalanceContext {
                 );
                 // Joining the group took a coordinator: the client is connected.
                 self.health.connected.store(true, Ordering::SeqCst);
-                self.note_assignment(consumer, "assigned");
+                self.note_assignment(assigned, "assigned");
             }
-            Rebalance::Revoke(_) => self.note_assignment(consumer, "revoked"),
+            Rebalance::Revoke(revoked) => self.note_assignment(revoked, "revoked"),
             Rebalance::Error(e) => warn!(stage = self.stage, error = %e, "Rebalance error"),
         }
     }
 }
 
 impl RebalanceContext {
-    fn note_assignment(&self, consumer: &BaseConsumer<Self>, event: &str) {
+    /// Counts the partitions from the rebalance events themselves (added on assign, taken
+    /// off on revoke, which suits eager and cooperative protocols alike). Asking the
+    /// consumer for its assignment here blocked for good when the revoke came from closing
+    /// the consumer at shutdown.
+    fn note_assignment(&self, partitions: &TopicPartitionList, event: &str) {
         self.metrics
             .rebalances
             .with_label_values(&[self.stage, event])
             .inc();
-        let partitions = consumer.assignment().map_or(0, |a| a.count());
-        self.health
-            .assigned_partitions
-            .store(partitions, Ordering::SeqCst);
+        let count = partitions.count();
+        let assigned = &self.health.assigned_partitions;
+        if event == "assigned" {
+            assigned.fetch_add(count, Ordering::SeqCst);
+        } else {
+            let _ = assigned.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                Some(n.saturating_sub(count))
+            });
+        }
     }
 }
 
@@ -406,6 +508,7 @@ pub fn run_stage<P: Processor>(
     let tracker = Arc::new(Mutex::new(OffsetTracker::new()));
     let delivered = Arc::new(Condvar::new());
     let failure = Arc::new(Mutex::new(None));
+    let refused: Arc<Refused> = Arc::new(Mutex::new(Vec::new()));
     let exactly_once = settings.delivery == DeliveryMode::ExactlyOnce;
 
     let mut producer_config = client_config(settings, &ClientRole::Producer);
@@ -428,6 +531,8 @@ pub fn run_stage<P: Processor>(
                 metrics: metrics.clone(),
                 stage,
                 failure: failure.clone(),
+                refused: refused.clone(),
+                health: health.clone(),
             })
             .map_err(StageError::Config)?,
     );
@@ -507,6 +612,7 @@ pub fn run_stage<P: Processor>(
             &backpressure,
         );
         in_flight.set(waiting as i64);
+        health.note_in_flight(waiting);
 
         match consumer.poll(Duration::from_millis(50)) {
             None => {}
@@ -522,7 +628,6 @@ pub fn run_stage<P: Processor>(
             Some(Ok(message)) => {
                 health.connected.store(true, Ordering::Relaxed);
                 let started = Instant::now();
-                received.inc();
                 report.received += 1;
                 outputs.clear();
                 let input = input_of(&message);
@@ -533,7 +638,33 @@ pub fn run_stage<P: Processor>(
                     .ingested_at_ms
                     .or(input.timestamp_ms)
                     .unwrap_or_else(now_ms);
-                if let Err(reject) = processor.process(&input, &mut outputs) {
+                let outcome = match process_caught(&mut processor, &input, &mut outputs) {
+                    Ok(outcome) => outcome,
+                    Err(panic) => {
+                        error!(stage, topic = input.topic, partition = input.partition, offset = input.offset, panic = %panic, "Processing a record panicked (a bug in Earshot)");
+                        metrics
+                            .errors
+                            .with_label_values(&[stage, "internal_error"])
+                            .inc();
+                        if settings.on_internal_error == InternalErrorPolicy::Stop {
+                            if !exactly_once {
+                                lock(&tracker).fail(input.partition, input.offset);
+                            }
+                            break Err(StageError::Internal {
+                                topic: input.topic.to_string(),
+                                partition: input.partition,
+                                offset: input.offset,
+                                message: panic,
+                            });
+                        }
+                        Err(Reject::new(
+                            "internal_error",
+                            format!("processing panicked: {panic}"),
+                        ))
+                    }
+                };
+                let outcome = outcome.and_then(|()| fits(&outputs, settings.max_message_bytes));
+                if let Err(reject) = outcome {
                     warn!(stage, code = reject.code, reason = %reject.reason, partition = input.partition, offset = input.offset, "Record sent to the dead-letter topic");
                     metrics
                         .dead_letters
@@ -559,17 +690,45 @@ pub fn run_stage<P: Processor>(
                     txn.messages += 1;
                     txn.positions.insert(partition, offset + 1);
                 } else {
-                    lock(&tracker).begin(partition, offset, outputs.len() as u32);
+                    let mut tracker = lock(&tracker);
+                    tracker.begin(partition, offset, outputs.len() as u32);
+                    // At once, not at the next turn: a reader of the gauge that sees this
+                    // record taken must not see the stage idle before its outputs are sent.
+                    in_flight.set(tracker.waiting() as i64);
                 }
+                // Counted once its outputs are accounted for (in flight), so that a watcher
+                // never sees a record taken while the stage looks idle.
+                received.inc();
                 let link = if exactly_once { -1 } else { partition };
+                let source = (!exactly_once && !outputs.is_empty()).then(|| {
+                    Arc::new(Source {
+                        topic: input.topic.to_string(),
+                        partition,
+                        offset,
+                        key: input.key.map(<[u8]>::to_vec),
+                        payload: input.payload.map(<[u8]>::to_vec),
+                        trace: trace.clone(),
+                        ingested_at,
+                        dead_lettered: AtomicBool::new(false),
+                    })
+                });
                 for output in outputs.drain(..) {
                     report.produced += 1;
-                    send(&producer, output, link, offset, &trace, ingested_at);
+                    send(
+                        &producer,
+                        output,
+                        link,
+                        offset,
+                        (&trace, ingested_at),
+                        source.clone(),
+                    );
                 }
                 latency.observe(started.elapsed().as_secs_f64());
             }
         }
 
+        report.dead_letters +=
+            dead_letter_refused(&refused, &tracker, &producer, settings, stage, metrics);
         if exactly_once && in_transaction.load(Ordering::SeqCst) && txn.is_due(settings) {
             commit_transaction(
                 &producer,
@@ -587,6 +746,7 @@ pub fn run_stage<P: Processor>(
                 &mut outputs,
                 exactly_once,
                 &in_transaction,
+                (stage, metrics, settings.on_internal_error),
             )?;
         }
         // Stored offsets are committed once a second; storing them more often than every
@@ -600,7 +760,12 @@ pub fn run_stage<P: Processor>(
 
     // Graceful shutdown: not ready, no more intake, then drain, flush and commit.
     health.stopping.store(true, Ordering::SeqCst);
-    let deadline = Duration::from_secs(settings.shutdown_seconds.max(1));
+    // The process exits at `shutdown_seconds` whatever happens (the daemon's `wait`); the
+    // flush takes what is left after room for the final commit, so that a broker that is
+    // slow or frozen costs the outputs in flight (redelivered later), never the deadline.
+    let deadline = Duration::from_secs(settings.shutdown_seconds.max(1))
+        .saturating_sub(COMMIT_ROOM)
+        .max(Duration::from_millis(500));
     if result.is_ok() {
         tick(
             &mut processor,
@@ -608,6 +773,7 @@ pub fn run_stage<P: Processor>(
             &mut outputs,
             exactly_once,
             &in_transaction,
+            (stage, metrics, settings.on_internal_error),
         )?;
     }
     if exactly_once {
@@ -674,6 +840,7 @@ fn wait_for_room(
     while tracker.waiting() > max_in_flight / 2 && !tracker.has_failed() && !shutdown.is_triggered()
     {
         health.beat();
+        health.note_in_flight(tracker.waiting());
         tracker = delivered
             .wait_timeout(tracker, Duration::from_millis(100))
             .map_or_else(|poisoned| poisoned.into_inner().0, |(guard, _)| guard);
@@ -681,6 +848,9 @@ fn wait_for_room(
     waited.inc_by(started.elapsed().as_secs_f64());
     tracker.waiting()
 }
+
+/// Of the shutdown deadline, what is kept for the final commit after flushing.
+const COMMIT_ROOM: Duration = Duration::from_secs(2);
 
 /// How often the loop stores committable offsets (at-least-once).
 const STORE_EVERY: Duration = Duration::from_millis(20);
@@ -734,15 +904,35 @@ fn commit_transaction(
     Ok(())
 }
 
+/// Lets the processor produce what time produces; a panic there is logged and counted, and
+/// stops the stage only under `on_internal_error = "stop"` (there is no record to
+/// dead-letter).
 fn tick<P: Processor>(
     processor: &mut P,
     producer: &StageProducer,
     outputs: &mut Vec<Output>,
     exactly_once: bool,
     in_transaction: &AtomicBool,
+    (stage, metrics, policy): (&str, &Metrics, InternalErrorPolicy),
 ) -> Result<(), StageError> {
     outputs.clear();
-    processor.tick(outputs);
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| processor.tick(outputs))) {
+        let message = panic_message(panic.as_ref());
+        error!(stage, panic = %message, "A periodic task panicked (a bug in Earshot)");
+        metrics
+            .errors
+            .with_label_values(&[stage, "internal_error"])
+            .inc();
+        outputs.clear();
+        if policy == InternalErrorPolicy::Stop {
+            return Err(StageError::Internal {
+                topic: String::new(),
+                partition: -1,
+                offset: -1,
+                message,
+            });
+        }
+    }
     if outputs.is_empty() {
         return Ok(());
     }
@@ -754,7 +944,7 @@ fn tick<P: Processor>(
     }
     let now = now_ms();
     for output in outputs.drain(..) {
-        send(producer, output, -1, 0, "tick", now);
+        send(producer, output, -1, 0, ("tick", now), None);
     }
     Ok(())
 }
@@ -765,8 +955,8 @@ fn send(
     output: Output,
     partition: i32,
     offset: i64,
-    trace: &str,
-    ingested_at: i64,
+    (trace, ingested_at): (&str, i64),
+    source: Option<Arc<Source>>,
 ) {
     let mut headers = OwnedHeaders::new_with_capacity(3 + output.headers.len())
         .insert(Header {
@@ -791,6 +981,7 @@ fn send(
         partition,
         offset,
         topic: output.topic.clone(),
+        source,
     });
     let mut record = BaseRecord::with_opaque_to(&output.topic, pending)
         .payload(&output.payload)
@@ -806,8 +997,10 @@ fn send(
                 std::thread::sleep(Duration::from_millis(5));
             }
             Err((e, back)) => {
-                // Not even queued: the same as a failed delivery, so the partition is pinned.
-                producer.context().failed(&back.delivery_opaque, &e);
+                // Not even queued (too large for the client): the same as a failed delivery.
+                producer
+                    .context()
+                    .refused_or_failed(back.delivery_opaque, &e);
                 return;
             }
         }
@@ -820,21 +1013,162 @@ fn dead_letter(
     input: &Input<'_>,
     reject: &Reject,
 ) -> Output {
+    // The input came through Kafka, but the headers added here could push it over the
+    // limit: leave room for them.
+    let room = settings
+        .max_message_bytes
+        .saturating_sub(MAX_REASON_BYTES + RECORD_OVERHEAD_BYTES);
+    let (payload, truncated) = fit_dead_letter(input.payload.unwrap_or_default(), room);
     let mut output = Output::new(
         settings.topics.dlq.clone(),
         input.key.map(|k| String::from_utf8_lossy(k).into_owned()),
-        input.payload.unwrap_or_default().to_vec(),
+        payload.to_vec(),
         0,
     );
     output.headers = vec![
         (DLQ_STAGE_HEADER, stage.to_string()),
         (DLQ_ERROR_CODE_HEADER, reject.code.to_string()),
-        (DLQ_REASON_HEADER, reject.reason.clone()),
+        (DLQ_REASON_HEADER, clip(&reject.reason, MAX_REASON_BYTES)),
         (DLQ_TOPIC_HEADER, input.topic.to_string()),
         (DLQ_PARTITION_HEADER, input.partition.to_string()),
         (DLQ_OFFSET_HEADER, input.offset.to_string()),
     ];
     output
+        .headers
+        .extend(truncated.iter().flat_map(Truncated::headers));
+    output
+}
+
+/// Room for what a record carries besides its payload (key, Earshot's headers, Kafka's
+/// record framing).
+const RECORD_OVERHEAD_BYTES: usize = 1024;
+
+/// Refuses outputs that the broker would refuse for their size: the input then goes to the
+/// dead-letter topic instead of stopping the partition.
+fn fits(outputs: &[Output], max_message_bytes: usize) -> Result<(), Reject> {
+    for output in outputs {
+        let size = output.payload.len()
+            + output.key.as_ref().map_or(0, String::len)
+            + output
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+            + RECORD_OVERHEAD_BYTES / 4;
+        if size > max_message_bytes {
+            return Err(Reject::new(
+                "output_too_large",
+                format!(
+                    "an output to {} would be {size} bytes, more than max_message_bytes = {max_message_bytes}",
+                    output.topic
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Sends the inputs of refused outputs to the dead-letter topic (once per input), and then
+/// counts the refused outputs as settled, so the partition moves on once the dead letter is
+/// acknowledged. Returns how many inputs were dead-lettered.
+fn dead_letter_refused(
+    refused: &Refused,
+    tracker: &Mutex<OffsetTracker>,
+    producer: &StageProducer,
+    settings: &KafkaSettings,
+    stage: &'static str,
+    metrics: &Metrics,
+) -> u64 {
+    let refused = std::mem::take(&mut *lock(refused));
+    let mut dead = 0;
+    for (source, reason) in refused {
+        let (partition, offset) = (source.partition, source.offset);
+        if !source.dead_lettered.swap(true, Ordering::SeqCst) {
+            warn!(stage, topic = %source.topic, partition, offset, reason = %reason, "Output refused by the broker; its input goes to the dead-letter topic");
+            metrics
+                .dead_letters
+                .with_label_values(&[stage, "output_refused"])
+                .inc();
+            dead += 1;
+            let output = dead_letter(
+                settings,
+                stage,
+                &source.input(),
+                &Reject::new("output_refused", reason),
+            );
+            // One more output for this input: the offset waits for the dead letter too.
+            if !lock(tracker).add_output(partition, offset) {
+                continue;
+            }
+            send(
+                producer,
+                output,
+                partition,
+                offset,
+                (&source.trace, source.ingested_at),
+                None,
+            );
+        }
+        lock(tracker).ack(partition, offset);
+    }
+    dead
+}
+
+/// Delivery errors no retry can fix: the record itself is unacceptable (too large,
+/// invalid). Its input belongs in the dead-letter topic; any other error is transient.
+pub fn is_permanent(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::MessageSizeTooLarge
+                | RDKafkaErrorCode::InvalidMessageSize
+                | RDKafkaErrorCode::MessageBatchTooLarge
+                | RDKafkaErrorCode::InvalidRecord
+                | RDKafkaErrorCode::BadMessage
+        )
+    )
+}
+
+/// Runs the processor on one record. `Err` carries the message of a panic: a bug met on
+/// one record must not stop the partition (the caller dead-letters the record), and the
+/// processor's state is per-record scratch or state a half-applied record leaves consistent
+/// enough to go on with (route's folding tables), as Kafka Streams assumes for its
+/// log-and-continue handler.
+fn process_caught<P: Processor>(
+    processor: &mut P,
+    input: &Input<'_>,
+    outputs: &mut Vec<Output>,
+) -> Result<Result<(), Reject>, String> {
+    catch_unwind(AssertUnwindSafe(|| processor.process(input, outputs))).map_err(|panic| {
+        outputs.clear();
+        panic_message(panic.as_ref())
+    })
+}
+
+/// The message a panic carried (`panic!("…")` gives a `&str` or a `String`), bounded: it
+/// goes into a header.
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    clip(&message, MAX_REASON_BYTES)
+}
+
+/// Dead-letter reasons and panic messages go into headers: at most this many bytes.
+const MAX_REASON_BYTES: usize = 1024;
+
+/// `text` cut to at most `max` bytes on a character boundary, with `…` when cut.
+fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 fn input_of<'a>(message: &'a BorrowedMessage<'a>) -> Input<'a> {

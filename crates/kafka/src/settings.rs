@@ -22,12 +22,20 @@ pub struct KafkaSettings {
     /// Messages whose outputs are not yet acknowledged before the stage pauses its
     /// partitions (backpressure instead of an unbounded queue).
     pub max_in_flight: usize,
+    /// The largest record (payload, key and headers) a stage produces; keep it at or below
+    /// the brokers' `message.max.bytes` and the topics' `max.message.bytes`. Analyze cuts
+    /// explanations to fit; an output still larger sends its input to the dead-letter topic.
+    pub max_message_bytes: usize,
     /// Exactly-once: messages per transaction (a transaction also ends every
     /// `transaction_ms`).
     pub transaction_messages: usize,
     pub transaction_ms: u64,
     /// How long a graceful shutdown may take before the process exits anyway.
     pub shutdown_seconds: u64,
+    /// What a stage does when processing one record panics (a bug, not bad input): send the
+    /// record to the dead-letter topic as `internal_error` and go on (the default, as Kafka
+    /// Streams' log-and-continue handler), or stop the stage without committing past it.
+    pub on_internal_error: InternalErrorPolicy,
     /// librdkafka properties for every client (`"security.protocol" = "SASL_SSL"`, …).
     pub properties: BTreeMap<String, String>,
     /// Extra properties for consumers only, and for producers only.
@@ -46,9 +54,11 @@ impl Default for KafkaSettings {
             create_topics: false,
             delivery: DeliveryMode::AtLeastOnce,
             max_in_flight: 10_000,
+            max_message_bytes: 1_000_000,
             transaction_messages: 1_000,
             transaction_ms: 100,
             shutdown_seconds: 30,
+            on_internal_error: InternalErrorPolicy::DeadLetter,
             properties: BTreeMap::new(),
             consumer: BTreeMap::new(),
             producer: BTreeMap::new(),
@@ -134,4 +144,16 @@ pub enum DeliveryMode {
     /// Outputs and input offsets are committed in one Kafka transaction. Downstream
     /// consumers must read with `isolation.level=read_committed`.
     ExactlyOnce,
+}
+
+/// What a stage does with a record whose processing panicked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InternalErrorPolicy {
+    /// Dead-letter the record (`internal_error`, with the panic message) and go on.
+    #[default]
+    DeadLetter,
+    /// Stop the stage with an error; nothing past the record is committed, so a restart
+    /// meets it again.
+    Stop,
 }

@@ -38,6 +38,11 @@ pub struct Analysis {
     /// Links in the text, as written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub urls: Vec<String>,
+    /// Set when lists that only explain the scores (hits, reasons, term occurrences,
+    /// entities) were cut so that the record fits in one Kafka message; the scores are
+    /// those of the whole text.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub explanation_truncated: bool,
     /// Risk flags: `scam` (phishing, brand impersonation), `spam`. Empty when none.
     #[serde(default)]
     pub flags: Vec<Flag>,
@@ -45,6 +50,48 @@ pub struct Analysis {
     /// model scored the post.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelOutput>,
+}
+
+impl Analysis {
+    /// Keeps at most `max_items` entries of each list that only explains the scores (the
+    /// model's features among them), and
+    /// every watch term's first occurrence (spike detection counts terms). Returns whether
+    /// anything was cut (and marks the analysis so). Deterministic, so a redelivered post
+    /// is cut the same way.
+    pub fn trim_explanation(&mut self, max_items: usize) -> bool {
+        let mut cut = false;
+        let mut keep = |list_len: usize| {
+            cut |= list_len > max_items;
+            list_len.min(max_items)
+        };
+        self.hits.truncate(keep(self.hits.len()));
+        self.urgency_reasons
+            .truncate(keep(self.urgency_reasons.len()));
+        self.influence_reasons
+            .truncate(keep(self.influence_reasons.len()));
+        self.hashtags.truncate(keep(self.hashtags.len()));
+        self.mentions.truncate(keep(self.mentions.len()));
+        self.urls.truncate(keep(self.urls.len()));
+        if let Some(model) = &mut self.model {
+            model.features.truncate(keep(model.features.len()));
+        }
+        for watch in &mut self.watch {
+            let mut seen = std::collections::HashSet::new();
+            let before = watch.terms.len();
+            let mut extra = 0;
+            watch.terms.retain(|t| {
+                if seen.insert(t.term.clone()) {
+                    true
+                } else {
+                    extra += 1;
+                    extra <= max_items
+                }
+            });
+            cut |= watch.terms.len() < before;
+        }
+        self.explanation_truncated |= cut;
+        cut
+    }
 }
 
 /// A risk a post carries, whatever its intent.
@@ -331,6 +378,46 @@ pub struct ScoredPost {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trimming_keeps_scores_and_each_watch_term_once() {
+        let hit = Hit {
+            term: "bad".into(),
+            kind: HitKind::Sentiment,
+            start: 0,
+            end: 3,
+            value: -2.5,
+            contribution: -2.5,
+            intent: None,
+            notes: Vec::new(),
+        };
+        let term = |t: &str, start| WatchTerm {
+            term: t.into(),
+            start,
+            end: start + 1,
+        };
+        let mut analysis = Analysis {
+            sentiment: Sentiment::from_score(-0.5),
+            hits: vec![hit; 10],
+            watch: vec![WatchMatch {
+                id: "w".into(),
+                terms: vec![term("a", 0), term("a", 2), term("a", 4), term("b", 6)],
+            }],
+            ..Analysis::default()
+        };
+        assert!(!analysis.clone().trim_explanation(10));
+        assert!(analysis.trim_explanation(1));
+        assert_eq!(analysis.hits.len(), 1);
+        let kept: Vec<_> = analysis.watch[0].terms.iter().map(|t| t.start).collect();
+        assert_eq!(kept, [0, 2, 6]);
+        assert_eq!(analysis.sentiment.score, -0.5);
+        let json = serde_json::to_value(&analysis).unwrap();
+        assert_eq!(json["explanation_truncated"], true);
+        assert!(serde_json::to_value(Analysis::default())
+            .unwrap()
+            .get("explanation_truncated")
+            .is_none());
+    }
 
     #[test]
     fn labels_follow_the_usual_cut_offs() {

@@ -37,7 +37,7 @@ pub use incident::{
     Incident, IncidentBaseline, IncidentChange, IncidentStatus, IncidentWindow, TermCount,
     INCIDENT_SCHEMA_VERSION,
 };
-pub use post::{Author, Engagement, Post, MAX_TEXT_BYTES};
+pub use post::{Author, Engagement, Post, PostLimits, MAX_TEXT_BYTES};
 pub use ticket::{
     Priority, ReasonKind, Ticket, TicketAnalysis, TicketReason, TicketSla, TICKET_SCHEMA_VERSION,
 };

@@ -5,9 +5,40 @@ use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
 
-/// Posts with more text than this are refused: no platform allows it, and one huge record must
-/// not stall a stage.
+/// Posts with more text than this are refused by default: no platform allows it, and one
+/// huge record must not stall a stage.
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+
+/// How large a post may be. Every stage that reads posts enforces the same limits, so that
+/// what ingest accepted, analyze can score and route can turn into a ticket within Kafka's
+/// message size (`[limits]` in the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PostLimits {
+    /// Bytes of `text`.
+    pub max_text_bytes: usize,
+    /// Bytes of every other string field (ids, names, handles, url, lang).
+    pub max_field_bytes: usize,
+    /// Bytes of the whole JSON record (one line of a JSON-lines file).
+    pub max_record_bytes: usize,
+    /// How far in the future (by the reader's clock) `created_at` and `received_at` may
+    /// be: a post dated 9999-12-31 would otherwise drag an event clock with it.
+    pub max_future_seconds: u64,
+}
+
+impl Default for PostLimits {
+    fn default() -> Self {
+        PostLimits {
+            max_text_bytes: MAX_TEXT_BYTES,
+            max_field_bytes: 4 * 1024,
+            max_record_bytes: 256 * 1024,
+            max_future_seconds: 24 * 3600,
+        }
+    }
+}
+
+/// The UTF-8 byte order mark some editors write at the start of a file.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// One social-media post.
 ///
@@ -77,21 +108,116 @@ pub struct Engagement {
 }
 
 impl Post {
-    /// Decodes one post from JSON and checks what the schema cannot: `id` and `text` are
-    /// not empty and the text is not oversize.
+    /// Decodes one post from JSON with the default [`PostLimits`].
     pub fn from_json(bytes: &[u8]) -> Result<Post, ModelError> {
+        Post::from_json_with(bytes, &PostLimits::default())
+    }
+
+    /// Decodes one post from JSON and checks what the schema cannot: the record is a JSON
+    /// object (not an array, which serde would read field by field), `id` is not blank,
+    /// ids hold no control characters, and nothing is larger than `limits`. A leading UTF-8
+    /// byte order mark is ignored.
+    pub fn from_json_with(bytes: &[u8], limits: &PostLimits) -> Result<Post, ModelError> {
+        if bytes.len() > limits.max_record_bytes {
+            return Err(ModelError::Oversize {
+                what: "the record",
+                size: bytes.len(),
+                limit: limits.max_record_bytes,
+            });
+        }
+        let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return Err(ModelError::NotAnObject);
+        }
         let post: Post = serde_json::from_slice(bytes)?;
-        post.validate()?;
+        post.validate_with(limits)?;
         Ok(post)
     }
 
-    /// Checks the invariants every stage relies on.
+    /// Checks the invariants every stage relies on, with the default limits.
     pub fn validate(&self) -> Result<(), ModelError> {
-        if self.id.is_empty() {
+        self.validate_with(&PostLimits::default())
+    }
+
+    /// Checks the invariants every stage relies on.
+    pub fn validate_with(&self, limits: &PostLimits) -> Result<(), ModelError> {
+        if self.id.trim().is_empty() {
             return Err(ModelError::EmptyField("id"));
         }
-        if self.text.len() > MAX_TEXT_BYTES {
-            return Err(ModelError::Oversize(self.text.len()));
+        let ids = [
+            ("id", Some(&self.id)),
+            ("author.id", Some(&self.author.id)),
+            ("conversation_id", self.conversation_id.as_ref()),
+            ("in_reply_to", self.in_reply_to.as_ref()),
+        ];
+        for (name, value) in ids {
+            if value.is_some_and(|v| v.chars().any(char::is_control)) {
+                return Err(ModelError::ControlCharacter(name));
+            }
+        }
+        if self.text.len() > limits.max_text_bytes {
+            return Err(ModelError::Oversize {
+                what: "text",
+                size: self.text.len(),
+                limit: limits.max_text_bytes,
+            });
+        }
+        let fields = [
+            ("id", Some(&self.id)),
+            ("platform", Some(&self.platform)),
+            ("url", self.url.as_ref()),
+            ("author.id", Some(&self.author.id)),
+            ("author.handle", Some(&self.author.handle)),
+            ("author.name", Some(&self.author.name)),
+            ("conversation_id", self.conversation_id.as_ref()),
+            ("in_reply_to", self.in_reply_to.as_ref()),
+            ("lang", self.lang.as_ref()),
+        ];
+        for (name, value) in fields {
+            let size = value.map_or(0, String::len);
+            if size > limits.max_field_bytes {
+                return Err(ModelError::Oversize {
+                    what: name,
+                    size,
+                    limit: limits.max_field_bytes,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that the post's times are plausible at `now`: not before 1970, and not more
+    /// than `limits.max_future_seconds` ahead (platform clocks differ a little; a post
+    /// dated years ahead is a bug or an attack on the event clock).
+    pub fn check_time(&self, now: DateTime<Utc>, limits: &PostLimits) -> Result<(), ModelError> {
+        let latest = i64::try_from(limits.max_future_seconds)
+            .ok()
+            .and_then(chrono::Duration::try_seconds)
+            .and_then(|ahead| now.checked_add_signed(ahead))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        for (field, time) in [
+            ("created_at", self.created_at),
+            ("received_at", self.received_at),
+        ] {
+            let Some(time) = time else { continue };
+            if time > latest {
+                return Err(ModelError::ImplausibleTime {
+                    field,
+                    time,
+                    why: format!(
+                        "more than {} s ahead of the clock ({})",
+                        limits.max_future_seconds,
+                        now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ),
+                });
+            }
+            if time < DateTime::<Utc>::UNIX_EPOCH {
+                return Err(ModelError::ImplausibleTime {
+                    field,
+                    time,
+                    why: "before 1970".into(),
+                });
+            }
         }
         Ok(())
     }
@@ -129,6 +255,90 @@ mod tests {
         assert_eq!(err.code(), "invalid_json");
         let err = Post::from_json(br#"{"id":1,"text":"x"}"#).unwrap_err();
         assert_eq!(err.code(), "invalid_post");
+    }
+
+    #[test]
+    fn arrays_blank_ids_and_control_characters_are_refused() {
+        let array = r#"["p","x",null,{},null,null,false,"text",null,null,{},null]"#;
+        assert!(
+            serde_json::from_str::<Post>(array).is_ok(),
+            "serde alone reads it"
+        );
+        assert_eq!(
+            Post::from_json(array.as_bytes()).unwrap_err().code(),
+            "invalid_post"
+        );
+        let code = |json: &str| Post::from_json(json.as_bytes()).map_err(|e| e.code());
+        assert_eq!(code(r#"{"id":" ","text":"x"}"#), Err("missing_field"));
+        assert_eq!(
+            code(r#"{"id":"a\u0000b","text":"x"}"#),
+            Err("invalid_field")
+        );
+        assert_eq!(
+            code(r#"{"id":"a","text":"x","conversation_id":"c\n"}"#),
+            Err("invalid_field")
+        );
+        assert!(code(r#"{"id":"a","text":"tab\tand\nnewline are fine in text"}"#).is_ok());
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_ignored() {
+        let post = Post::from_json("\u{feff}{\"id\":\"1\",\"text\":\"x\"}".as_bytes()).unwrap();
+        assert_eq!(post.id, "1");
+    }
+
+    #[test]
+    fn every_field_and_the_record_have_a_limit() {
+        let limits = PostLimits {
+            max_text_bytes: 10,
+            max_field_bytes: 5,
+            max_record_bytes: 100,
+            ..PostLimits::default()
+        };
+        let check = |json: String| {
+            Post::from_json_with(json.as_bytes(), &limits).map_err(|e| e.to_string())
+        };
+        assert!(check(r#"{"id":"1","text":"0123456789"}"#.into()).is_ok());
+        assert_eq!(
+            check(r#"{"id":"1","text":"0123456789A"}"#.into()),
+            Err("text is 11 bytes, more than the limit of 10".into())
+        );
+        assert_eq!(
+            check(r#"{"id":"1","text":"x","author":{"name":"NNNNNN"}}"#.into()),
+            Err("author.name is 6 bytes, more than the limit of 5".into())
+        );
+        assert_eq!(
+            check(format!(
+                r#"{{"id":"1","text":"x","extra":"{}"}}"#,
+                "e".repeat(100)
+            )),
+            Err("the record is 132 bytes, more than the limit of 100".into())
+        );
+    }
+
+    #[test]
+    fn far_future_and_ancient_times_are_refused() {
+        let now: DateTime<Utc> = "2026-11-30T12:00:00Z".parse().unwrap();
+        let limits = PostLimits::default();
+        let at = |t: &str| {
+            let json = format!(r#"{{"id":"1","text":"x","created_at":"{t}"}}"#);
+            Post::from_json(json.as_bytes())
+                .unwrap()
+                .check_time(now, &limits)
+        };
+        assert!(at("2026-11-30T12:00:00Z").is_ok());
+        assert!(at("2026-12-01T11:59:59Z").is_ok(), "within a day ahead");
+        let err = at("9999-12-31T23:59:59Z").unwrap_err();
+        assert_eq!(err.code(), "implausible_time");
+        assert!(
+            err.to_string()
+                .contains("created_at 9999-12-31T23:59:59Z is more than 86400 s ahead"),
+            "{err}"
+        );
+        assert_eq!(
+            at("1969-12-31T23:59:59Z").unwrap_err().code(),
+            "implausible_time"
+        );
     }
 
     #[test]

@@ -78,7 +78,6 @@ mod router;
 mod rules;
 mod spike;
 mod tables;
-mod tree;
 
 pub use authors::{AuthorLists, MAX_AUTHOR_LISTS};
 pub use calendar::Calendar;

@@ -7,7 +7,7 @@ use chrono::{Duration, NaiveDate, NaiveTime};
 use toml::Spanned;
 
 use crate::error::{Diagnostic, RouteError};
-use crate::tree::{Entries, Node};
+use earshot_toml::{Entries, Node};
 
 /// One configuration file.
 #[derive(Debug, Clone, Copy)]

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use earshot_model::{
     Priority, ReasonKind, ScoredPost, Ticket, TicketAnalysis, TicketReason, TicketSla,
     TICKET_SCHEMA_VERSION,
@@ -148,6 +148,9 @@ impl Tables {
             .calendars
             .get(q.calendar)?
             .add_business_time(now, target)
+            // RFC 3339 has four-digit years: a clock at the end of time gets no due time
+            // rather than `+10000-01-01T…`.
+            .filter(|due| due.year() <= 9999)
     }
 
     /// A reason naming a rule, with a precomputed sentence.

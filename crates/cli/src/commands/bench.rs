@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use crate::commands::tail::tail_consumer;
 use crate::daemon::{init_logging, spawn_analyze, spawn_route};
+use crate::output;
 use crate::settings::{RouteClock, Settings};
 use crate::stages::ingest::Publisher;
 
@@ -139,19 +140,19 @@ pub fn run(
         pipeline,
     };
     if json {
-        println!("{}", serde_json::to_string(&report)?);
+        output::print(format_args!("{}", serde_json::to_string(&report)?))?;
     } else {
-        println!("broker: {}", report.broker);
+        output::print(format_args!("broker: {}", report.broker))?;
         for r in [&report.pass_through, &report.analyze_only, &report.pipeline] {
-            println!(
+            output::print(format_args!(
                 "{:<13} {:>7} posts in {:>6.2} s = {:>8.0} posts/s, latency p50 {:>7.1} ms, p99 {:>7.1} ms",
                 r.name, r.posts, r.seconds, r.posts_per_second, r.latency_p50_ms, r.latency_p99_ms
-            );
+            ))?;
         }
-        println!(
+        output::print(format_args!(
             "pipeline / pass-through = {:.2}; analyze only / pass-through = {:.2}",
             report.ratio, report.analyze_only_ratio
-        );
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -243,7 +244,7 @@ fn measure(
             }
         };
         create(&all)?;
-        let publisher = Publisher::new(&kafka)?;
+        let publisher = Publisher::new(&kafka, settings.limits)?;
         if phase == "throughput" {
             for post in posts {
                 publisher.publish_line(post);
@@ -294,11 +295,17 @@ fn measure(
                 stages.push((health, thread));
             }
             Kind::AnalyzeOnly | Kind::Pipeline => {
-                let mut running =
-                    vec![spawn_analyze(&kafka, analyzer.clone(), &metrics, &shutdown)];
+                let mut running = vec![spawn_analyze(
+                    &kafka,
+                    settings.limits,
+                    analyzer.clone(),
+                    &metrics,
+                    &shutdown,
+                )];
                 if kind == Kind::Pipeline {
                     running.push(spawn_route(
                         &kafka,
+                        settings.limits,
                         settings.router(analyzer)?,
                         RouteClock::Wall,
                         &metrics,

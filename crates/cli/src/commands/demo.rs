@@ -21,6 +21,8 @@ use serde::Serialize;
 
 use crate::commands::tail::{render, tail_consumer};
 use crate::daemon::{init_logging, spawn_analyze, spawn_route};
+use crate::lines::{Line, Lines};
+use crate::output;
 use crate::settings::Settings;
 use crate::stages::ingest::Publisher;
 
@@ -71,9 +73,17 @@ pub fn run(config: Option<&Path>, inputs: &[PathBuf], json: bool, quiet: bool) -
     let registry = Registry::new();
     let metrics = Metrics::register(&registry)?;
     let shutdown = Shutdown::new();
-    let analyze = spawn_analyze(&settings.kafka, analyzer.clone(), &metrics, &shutdown);
+    output::stop_when_stderr_closes(&shutdown);
+    let analyze = spawn_analyze(
+        &settings.kafka,
+        settings.limits,
+        analyzer.clone(),
+        &metrics,
+        &shutdown,
+    );
     let route = spawn_route(
         &settings.kafka,
+        settings.limits,
         router,
         crate::settings::RouteClock::Event,
         &metrics,
@@ -86,13 +96,23 @@ pub fn run(config: Option<&Path>, inputs: &[PathBuf], json: bool, quiet: bool) -
     watched.push(&topics.incidents);
     let watcher = tail_consumer(&settings.kafka, &watched, true)?;
 
-    let publisher = Publisher::new(&settings.kafka)?;
+    let publisher = Publisher::new(&settings.kafka, settings.limits)?;
     for input in &inputs {
-        let source =
-            std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
-        for line in source.split(|&b| b == b'\n') {
-            if !line.iter().all(u8::is_ascii_whitespace) {
-                publisher.publish_line(line);
+        let file =
+            std::fs::File::open(input).with_context(|| format!("reading {}", input.display()))?;
+        let reader = std::io::BufReader::with_capacity(1 << 16, file);
+        let mut lines = Lines::new(reader, publisher.limits().max_record_bytes);
+        while let Some((_, line)) = lines
+            .next_line()
+            .with_context(|| format!("reading {}", input.display()))?
+        {
+            match line {
+                Line::Text(text) => {
+                    publisher.publish_line(text);
+                }
+                Line::TooLong { prefix, original } => {
+                    publisher.publish_oversize_line(prefix, &original)
+                }
             }
         }
     }
@@ -100,7 +120,7 @@ pub fn run(config: Option<&Path>, inputs: &[PathBuf], json: bool, quiet: bool) -
     let published = publisher.stats.published.load(Ordering::Relaxed);
     let ingest_dlq = publisher.stats.dead_letters.load(Ordering::Relaxed);
     if !json && !quiet {
-        eprintln!("earshot demo: published {published} posts ({ingest_dlq} invalid lines to the DLQ); watching tickets…");
+        stop_on_error(&shutdown, output::note(format_args!("earshot demo: published {published} posts ({ingest_dlq} invalid lines to the DLQ); watching tickets…")))?;
     }
 
     let mut tickets = HashMap::new();
@@ -125,7 +145,10 @@ pub fn run(config: Option<&Path>, inputs: &[PathBuf], json: bool, quiet: bool) -
                 }
             }
             if !json && !quiet {
-                println!("{}", render(message.topic(), payload, &[]));
+                stop_on_error(
+                    &shutdown,
+                    output::print(format_args!("{}", render(message.topic(), payload, &[]))),
+                )?;
             }
         }
         let analyzed = metrics.posts_received.with_label_values(&["analyze"]).get();
@@ -172,9 +195,9 @@ pub fn run(config: Option<&Path>, inputs: &[PathBuf], json: bool, quiet: bool) -
     };
     watcher.unsubscribe();
     if json {
-        println!("{}", serde_json::to_string(&summary)?);
+        output::print(format_args!("{}", serde_json::to_string(&summary)?))?;
     } else {
-        eprintln!(
+        output::note(format_args!(
             "earshot demo: {} posts → {} tickets, {} incidents, {} unrouted, {} dead letters, dropped {} posts matching no watchlist, in {:.1} s",
             summary.posts,
             summary.tickets,
@@ -183,9 +206,17 @@ pub fn run(config: Option<&Path>, inputs: &[PathBuf], json: bool, quiet: bool) -
             summary.dlq,
             metrics.posts_discarded.with_label_values(&["analyze", "no_watchlist"]).get(),
             summary.seconds
-        );
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A failed write ends the demo: its stages are asked to stop before the error returns.
+fn stop_on_error<T>(shutdown: &Shutdown, result: Result<T, output::OutputError>) -> Result<T> {
+    if result.is_err() {
+        shutdown.trigger();
+    }
+    Ok(result?)
 }
 
 /// The bundled example configuration: `examples/earshot.toml` from the working directory,

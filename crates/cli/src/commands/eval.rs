@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use earshot_analyze::eval::{evaluate, Dataset};
 
+use crate::output::Stdout;
 use crate::settings::{ModelChoice, Settings};
 
 pub fn run(config: Option<&Path>, model: Option<&str>, files: &[PathBuf]) -> Result<ExitCode> {
@@ -19,9 +20,10 @@ pub fn run(config: Option<&Path>, model: Option<&str>, files: &[PathBuf]) -> Res
         };
     }
     let analyzer = settings.analyzer()?;
+    let mut out = Stdout::new();
     match analyzer.model() {
-        Some(m) => println!("model {}", m.meta().name),
-        None => println!("model none (lexicon rules)"),
+        Some(m) => out.line(format_args!("model {}", m.meta().name))?,
+        None => out.line(format_args!("model none (lexicon rules)"))?,
     }
     for file in files {
         let source =
@@ -29,8 +31,9 @@ pub fn run(config: Option<&Path>, model: Option<&str>, files: &[PathBuf]) -> Res
         let dataset =
             Dataset::parse(&source).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
         let report = evaluate(&analyzer, &dataset);
-        println!("== {}", file.display());
-        print!("{report}");
+        out.line(format_args!("== {}", file.display()))?;
+        out.write(&report.to_string())?;
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

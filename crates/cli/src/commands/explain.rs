@@ -8,6 +8,7 @@ use earshot_analyze::learned::Output;
 use earshot_analyze::{explain, Scratch};
 use earshot_model::Post;
 
+use crate::output::Stdout;
 use crate::settings::analyzer_from;
 
 pub fn run(config: Option<&Path>, json: bool, why: &[String], text: &str) -> Result<ExitCode> {
@@ -33,10 +34,12 @@ pub fn run(config: Option<&Path>, json: bool, why: &[String], text: &str) -> Res
             }
         }
     }
+    let mut out = Stdout::new();
     if json {
-        println!("{}", serde_json::to_string_pretty(&analysis)?);
+        out.line(format_args!("{}", serde_json::to_string_pretty(&analysis)?))?;
     } else {
-        print!("{}", explain::render(text, &analysis));
+        out.write(&explain::render(text, &analysis))?;
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -45,6 +45,7 @@ pub fn run(config: Option<&Path>, stages: Stages) -> Result<ExitCode> {
     if stages.analyze {
         running.push(spawn_analyze(
             &settings.kafka,
+            settings.limits,
             analyzer.clone(),
             &metrics,
             &shutdown,
@@ -53,6 +54,7 @@ pub fn run(config: Option<&Path>, stages: Stages) -> Result<ExitCode> {
     if let Some(router) = router {
         running.push(spawn_route(
             &settings.kafka,
+            settings.limits,
             router,
             settings.route.clock,
             &metrics,
@@ -63,11 +65,13 @@ pub fn run(config: Option<&Path>, stages: Stages) -> Result<ExitCode> {
     if !settings.admin.listen.is_empty() {
         runtime.block_on(serve_admin(
             &settings.admin.listen,
+            Duration::from_secs(settings.admin.live_stall_seconds),
             registry.clone(),
             healths,
         ))?;
     }
     runtime.spawn(watch_signals(shutdown.clone()));
+    crate::output::stop_when_stderr_closes(&shutdown);
     wait(
         running,
         &shutdown,
@@ -76,7 +80,7 @@ pub fn run(config: Option<&Path>, stages: Stages) -> Result<ExitCode> {
 }
 
 /// Waits for the stages; when one stops with an error, stops the others. Past the shutdown
-/// deadline the process exits regardless.
+/// deadline (counted from the signal) the process exits regardless, with status 1.
 pub fn wait(
     running: Vec<RunningStage>,
     shutdown: &Shutdown,
@@ -90,7 +94,7 @@ pub fn wait(
         }
         if shutdown.is_triggered() {
             let at = *shutdown_at.get_or_insert_with(Instant::now);
-            if at.elapsed() > deadline + Duration::from_secs(5) {
+            if at.elapsed() > deadline {
                 error!("Shutdown deadline passed; exiting without a clean stop");
                 return Ok(ExitCode::from(1));
             }

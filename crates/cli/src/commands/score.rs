@@ -4,15 +4,18 @@
 //! says whether any were. Blank lines are skipped silently.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use chrono::Utc;
 use earshot_analyze::Scratch;
-use earshot_model::{Post, ScoredPost};
+use earshot_model::{Post, PostLimits, ScoredPost};
 
-use crate::settings::analyzer_from;
+use crate::lines::{Line, Lines};
+use crate::output::{self, Stdout};
+use crate::settings::Settings;
 
 /// Posts from a file, or from stdin when `input` is absent or `-`.
 pub fn open_input(input: Option<&Path>) -> Result<Box<dyn BufRead>> {
@@ -29,50 +32,55 @@ pub fn open_input(input: Option<&Path>) -> Result<Box<dyn BufRead>> {
 }
 
 /// Calls `each` for every post of `reader`, a JSON line each: blank lines are skipped;
-/// invalid ones are reported on stderr with their line number and skipped. Returns how many
-/// were invalid.
+/// invalid ones (not a post, or over `limits`) are reported on stderr with their line
+/// number and skipped. Returns how many were invalid.
 pub fn for_each_post(
     reader: Box<dyn BufRead>,
+    limits: &PostLimits,
     mut each: impl FnMut(Post) -> Result<()>,
 ) -> Result<usize> {
     let mut invalid = 0;
-    for (index, line) in reader.split(b'\n').enumerate() {
-        let line = line.context("reading posts")?;
-        let line = line.strip_suffix(b"\r").unwrap_or(&line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match Post::from_json(line) {
-            Ok(post) => each(post)?,
-            Err(e) => {
-                invalid += 1;
-                eprintln!("line {}: skipped ({}): {e}", index + 1, e.code());
-            }
-        }
+    let mut lines = Lines::new(reader, limits.max_record_bytes);
+    while let Some((number, line)) = lines.next_line().context("reading posts")? {
+        let refused = match line {
+            Line::Text(text) => match Post::from_json_with(text, limits)
+                .and_then(|post| post.check_time(Utc::now(), limits).map(|()| post))
+            {
+                Ok(post) => {
+                    each(post)?;
+                    continue;
+                }
+                Err(e) => format!("({}): {e}", e.code()),
+            },
+            Line::TooLong { original, .. } => format!(
+                "(oversize): the line is {} bytes, more than max_record_bytes = {}",
+                original.original_bytes, limits.max_record_bytes
+            ),
+        };
+        invalid += 1;
+        output::note(format_args!("line {number}: skipped {refused}"))?;
     }
     Ok(invalid)
 }
 
 pub fn run(config: Option<&Path>, input: Option<&Path>) -> Result<ExitCode> {
-    let analyzer = analyzer_from(config)?;
+    let settings = Settings::load(config)?;
+    let analyzer = settings.analyzer()?;
     let reader = open_input(input)?;
-    let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let mut out = Stdout::new();
     let mut scratch = Scratch::new();
     let mut scored = 0usize;
-    let invalid = for_each_post(reader, |post| {
+    let invalid = for_each_post(reader, &settings.limits, |post| {
         let analysis = analyzer.analyze_with(&post, &mut scratch);
-        serde_json::to_writer(&mut out, &ScoredPost { post, analysis })?;
-        out.write_all(b"\n")?;
+        out.json_line(&ScoredPost { post, analysis })?;
         scored += 1;
         Ok(())
     })?;
-    match out.flush() {
-        // A closed pipe (`earshot score | head`) is the reader's choice, not a failure.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
-        other => other.context("writing scored posts")?,
-    }
+    out.flush()?;
     if invalid > 0 {
-        eprintln!("earshot score: {scored} post(s) scored, {invalid} invalid line(s) skipped");
+        output::note(format_args!(
+            "earshot score: {scored} post(s) scored, {invalid} invalid line(s) skipped"
+        ))?;
         Ok(ExitCode::from(1))
     } else {
         Ok(ExitCode::SUCCESS)

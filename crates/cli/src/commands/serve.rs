@@ -92,6 +92,7 @@ impl IngestProcess {
         if !settings.admin.listen.is_empty() {
             serve_admin(
                 &settings.admin.listen,
+                std::time::Duration::from_secs(settings.admin.live_stall_seconds),
                 self.registry.clone(),
                 vec![("ingest", self.health.clone())],
             )

@@ -27,6 +27,7 @@ pub fn run(
         .enable_all()
         .build()?;
     runtime.spawn(crate::daemon::watch_signals(shutdown.clone()));
+    crate::output::stop_when_stderr_closes(&shutdown);
     let consumer = tail_consumer(&settings.kafka, &[topic], from_beginning)?;
     while !shutdown.is_triggered() {
         let Some(message) = consumer.poll(Duration::from_millis(200)) else {
@@ -35,7 +36,7 @@ pub fn run(
         let message = message.context("reading the topic")?;
         let payload = message.payload().unwrap_or_default();
         if raw {
-            println!("{}", String::from_utf8_lossy(payload));
+            crate::output::print(format_args!("{}", String::from_utf8_lossy(payload)))?;
         } else {
             let headers: Vec<(String, String)> = message
                 .headers()
@@ -50,7 +51,10 @@ pub fn run(
                         .collect()
                 })
                 .unwrap_or_default();
-            println!("{}", render(message.topic(), payload, &headers));
+            crate::output::print(format_args!(
+                "{}",
+                render(message.topic(), payload, &headers)
+            ))?;
         }
     }
     Ok(ExitCode::SUCCESS)

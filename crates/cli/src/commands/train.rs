@@ -31,12 +31,12 @@ pub fn run(config: Option<&Path>, recipe_path: &Path, out: &Path) -> Result<Exit
     let mut settings = Settings::load(config)?;
     settings.analyze.model = ModelChoice::None;
     let analyzer = settings.analyzer()?;
-    eprintln!(
+    crate::output::note(format_args!(
         "earshot train: {} examples from {} sources read in {:.1} s; training",
         examples.len(),
         sources.len(),
         started.elapsed().as_secs_f64()
-    );
+    ))?;
     let model = learned::train::train(
         &analyzer,
         &recipe.model.name,
@@ -47,14 +47,16 @@ pub fn run(config: Option<&Path>, recipe_path: &Path, out: &Path) -> Result<Exit
     .map_err(|e| anyhow::anyhow!("training failed: {e}"))?;
     let bytes = learned::to_bytes(&model);
     std::fs::write(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
-    print!("{}", data_card_summary(&model));
-    println!(
+    let mut stdout = crate::output::Stdout::new();
+    stdout.write(&data_card_summary(&model))?;
+    stdout.line(format_args!(
         "model {} written to {} ({:.1} MB) in {:.1} s",
         model.meta().name,
         out.display(),
         bytes.len() as f64 / 1e6,
         started.elapsed().as_secs_f64()
-    );
+    ))?;
+    stdout.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

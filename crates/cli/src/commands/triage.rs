@@ -6,17 +6,17 @@
 //! summary on stderr.
 
 use std::collections::BTreeMap;
-use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 use earshot_analyze::Scratch;
 use earshot_model::ScoredPost;
 use earshot_route::RouteOutput;
 
 use crate::commands::score::{for_each_post, open_input};
+use crate::output::{note, OutputError, Stdout};
 use crate::settings::Settings;
 
 /// How often (in post time) the router is ticked, so incidents close and folding state
@@ -41,12 +41,12 @@ pub fn run(config: Option<&Path>, input: Option<&Path>) -> Result<ExitCode> {
     let analyzer = settings.analyzer()?;
     let mut router = settings.router(&analyzer)?;
     let reader = open_input(input)?;
-    let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let mut out = Stdout::new();
     let mut scratch = Scratch::new();
     let mut summary = Summary::default();
     let mut clock: Option<DateTime<Utc>> = None;
     let mut last_tick: Option<DateTime<Utc>> = None;
-    summary.invalid = for_each_post(reader, |post| {
+    summary.invalid = for_each_post(reader, &settings.limits, |post| {
         // Replays follow post time; a post without a time, or one older than the last, does
         // not move the clock backwards.
         let stamp = post.created_at.or(post.received_at);
@@ -79,11 +79,8 @@ pub fn run(config: Option<&Path>, input: Option<&Path>) -> Result<ExitCode> {
             emit(&mut out, &output, &mut summary)?;
         }
     }
-    match out.flush() {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
-        other => other.context("writing outputs")?,
-    }
-    print_summary(&summary);
+    out.flush()?;
+    print_summary(&summary)?;
     Ok(if summary.invalid > 0 {
         ExitCode::from(1)
     } else {
@@ -91,7 +88,7 @@ pub fn run(config: Option<&Path>, input: Option<&Path>) -> Result<ExitCode> {
     })
 }
 
-fn emit(out: &mut impl Write, output: &RouteOutput, summary: &mut Summary) -> Result<()> {
+fn emit(out: &mut Stdout, output: &RouteOutput, summary: &mut Summary) -> Result<()> {
     match output {
         RouteOutput::Ticket(ticket) if ticket.revision == 1 => {
             *summary
@@ -107,21 +104,20 @@ fn emit(out: &mut impl Write, output: &RouteOutput, summary: &mut Summary) -> Re
         RouteOutput::Incident(_) => summary.incident_updates += 1,
         RouteOutput::Unrouted(_) => summary.unrouted += 1,
     }
-    serde_json::to_writer(&mut *out, output)?;
-    out.write_all(b"\n")?;
+    out.json_line(output)?;
     Ok(())
 }
 
-fn print_summary(summary: &Summary) {
+fn print_summary(summary: &Summary) -> Result<(), OutputError> {
     let tickets: usize = summary.new_tickets.values().sum();
-    eprintln!(
+    note(format_args!(
         "earshot triage: {} post(s), {} invalid line(s) skipped, {} matched no watchlist (dropped)",
         summary.posts, summary.invalid, summary.discarded
-    );
-    eprintln!(
+    ))?;
+    note(format_args!(
         "  tickets: {tickets} new, {} update(s) of open tickets (folded conversations)",
         summary.ticket_updates
-    );
+    ))?;
     let mut queues: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for ((queue, priority), n) in &summary.new_tickets {
         queues
@@ -130,11 +126,11 @@ fn print_summary(summary: &Summary) {
             .push(format!("{priority}={n}"));
     }
     for (queue, counts) in queues {
-        eprintln!("    {queue:<14} {}", counts.join(" "));
+        note(format_args!("    {queue:<14} {}", counts.join(" ")))?;
     }
-    eprintln!(
+    note(format_args!(
         "  incidents: {} opened, {} update(s)",
         summary.incidents_opened, summary.incident_updates
-    );
-    eprintln!("  unrouted: {}", summary.unrouted);
+    ))?;
+    note(format_args!("  unrouted: {}", summary.unrouted))
 }

@@ -1,12 +1,13 @@
 //! The analyze stage: raw posts in, scored posts out; posts that match no watchlist (and are
-//! no reply in a conversation) are dropped and counted; undecodable records are rejected to
-//! the dead-letter topic.
+//! no reply in a conversation) are dropped and counted; undecodable or oversize records are
+//! rejected to the dead-letter topic. A scored record is kept within one Kafka message by
+//! cutting its explanation (hits, reasons, repeated term occurrences), never its scores.
 
 use std::sync::Arc;
 
 use earshot_analyze::{is_relevant, Analyzer, Scratch};
 use earshot_kafka::{Input, Metrics, Output, Processor, Reject};
-use earshot_model::{Post, ScoredPost, ANALYSIS_SCHEMA_VERSION};
+use earshot_model::{Post, PostLimits, ScoredPost, ANALYSIS_SCHEMA_VERSION};
 use prometheus::IntCounter;
 
 #[derive(Debug)]
@@ -15,7 +16,18 @@ pub struct AnalyzeProcessor {
     scratch: Scratch,
     output_topic: String,
     discarded: IntCounter,
+    limits: PostLimits,
+    /// The scored record's budget: Kafka's message size less room for what route adds to
+    /// a ticket.
+    max_output_bytes: usize,
 }
+
+/// What route adds to a scored post when it makes a ticket (ids, reasons, SLA): a scored
+/// record this much under the message size still fits as a ticket.
+const ROUTE_ROOM_BYTES: usize = 16 * 1024;
+
+/// How many items each explanation list keeps, tried in turn until the record fits.
+const EXPLANATION_ITEMS: [usize; 4] = [256, 32, 4, 0];
 
 impl AnalyzeProcessor {
     pub fn new(
@@ -30,30 +42,69 @@ impl AnalyzeProcessor {
             discarded: metrics
                 .posts_discarded
                 .with_label_values(&["analyze", "no_watchlist"]),
+            limits: PostLimits::default(),
+            max_output_bytes: earshot_kafka::KafkaSettings::default()
+                .max_message_bytes
+                .saturating_sub(ROUTE_ROOM_BYTES),
         }
+    }
+
+    /// Posts larger than `limits` are dead-lettered; scored records are kept under
+    /// `max_message_bytes` (less room for route's additions).
+    pub fn with_limits(mut self, limits: PostLimits, max_message_bytes: usize) -> AnalyzeProcessor {
+        self.limits = limits;
+        self.max_output_bytes = max_message_bytes.saturating_sub(ROUTE_ROOM_BYTES);
+        self
     }
 }
 
+/// Encodes a scored post within `max_bytes`, cutting the explanation as far as needed.
+pub fn encode_within(scored: &mut ScoredPost, max_bytes: usize) -> Result<Vec<u8>, Reject> {
+    let encode = |scored: &ScoredPost| {
+        serde_json::to_vec(scored).map_err(|e| Reject::new("encode_failed", e.to_string()))
+    };
+    let mut payload = encode(scored)?;
+    for items in EXPLANATION_ITEMS {
+        if payload.len() <= max_bytes {
+            return Ok(payload);
+        }
+        if scored.analysis.trim_explanation(items) {
+            payload = encode(scored)?;
+        }
+    }
+    if payload.len() <= max_bytes {
+        return Ok(payload);
+    }
+    Err(Reject::new(
+        "output_too_large",
+        format!(
+            "the scored post is {} bytes even without its explanation, more than {max_bytes}",
+            payload.len()
+        ),
+    ))
+}
+
 /// Decodes a post from a record, with the reason when it cannot be.
-pub fn decode_post(payload: Option<&[u8]>) -> Result<Post, Reject> {
+pub fn decode_post(payload: Option<&[u8]>, limits: &PostLimits) -> Result<Post, Reject> {
     let bytes = payload.ok_or_else(|| Reject::new("empty_record", "the record has no payload"))?;
     if std::str::from_utf8(bytes).is_err() {
         return Err(Reject::new("invalid_utf8", "the payload is not UTF-8"));
     }
-    Post::from_json(bytes).map_err(|e| Reject::new(e.code(), e.to_string()))
+    Post::from_json_with(bytes, limits).map_err(|e| Reject::new(e.code(), e.to_string()))
 }
 
 impl Processor for AnalyzeProcessor {
     fn process(&mut self, input: &Input<'_>, out: &mut Vec<Output>) -> Result<(), Reject> {
-        let post = decode_post(input.payload)?;
+        let post = decode_post(input.payload, &self.limits)?;
+        post.check_time(chrono::Utc::now(), &self.limits)
+            .map_err(|e| Reject::new(e.code(), e.to_string()))?;
         let analysis = self.analyzer.analyze_with(&post, &mut self.scratch);
         if !is_relevant(&post, &analysis) {
             self.discarded.inc();
             return Ok(());
         }
         let key = post.conversation_key().to_string();
-        let payload = serde_json::to_vec(&ScoredPost { post, analysis })
-            .map_err(|e| Reject::new("encode_failed", e.to_string()))?;
+        let payload = encode_within(&mut ScoredPost { post, analysis }, self.max_output_bytes)?;
         out.push(Output::new(
             self.output_topic.clone(),
             Some(key),

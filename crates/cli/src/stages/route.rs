@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use earshot_kafka::{Input, Metrics, Output, Processor, Reject, Topics};
-use earshot_model::{ScoredPost, INCIDENT_SCHEMA_VERSION, TICKET_SCHEMA_VERSION};
+use earshot_model::{PostLimits, ScoredPost, INCIDENT_SCHEMA_VERSION, TICKET_SCHEMA_VERSION};
 use std::time::Duration;
 
 use earshot_route::{RouteOutput, Router, SpikeCounts};
@@ -22,6 +22,8 @@ pub struct RouteProcessor {
     clock: RouteClock,
     /// The event clock: the latest post time seen.
     event_now: Option<DateTime<Utc>>,
+    /// Posts dated too far ahead are refused, so that one cannot drag the event clock.
+    limits: PostLimits,
 }
 
 /// The replica's link to the signals topic.
@@ -50,7 +52,13 @@ impl RouteProcessor {
             outputs: Vec::new(),
             clock: RouteClock::Wall,
             event_now: None,
+            limits: PostLimits::default(),
         }
+    }
+
+    pub fn with_limits(mut self, limits: PostLimits) -> RouteProcessor {
+        self.limits = limits;
+        self
     }
 
     /// Exchanges spike counts with the other route replicas through `consumer` (reading the
@@ -176,6 +184,10 @@ impl Processor for RouteProcessor {
             .ok_or_else(|| Reject::new("empty_record", "the record has no payload"))?;
         let scored: ScoredPost = serde_json::from_slice(bytes)
             .map_err(|e| Reject::new("invalid_scored_post", e.to_string()))?;
+        scored
+            .post
+            .check_time(Utc::now(), &self.limits)
+            .map_err(|e| Reject::new(e.code(), e.to_string()))?;
         let now = self.now(scored.post.created_at.or(scored.post.received_at));
         self.router.route_owned_into(scored, now, &mut self.outputs);
         self.emit(input.ingested_at_ms, out)

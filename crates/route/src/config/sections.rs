@@ -14,7 +14,7 @@ use super::{FoldingSettings, RouteConfig, SpikeSettings};
 use crate::error::RouteError;
 use crate::load::{wrong, At, Sink, Table};
 use crate::rules::{Actions, Conditions, Rule, Signal};
-use crate::tree::{self, Node};
+use earshot_toml::{self as tree, Node};
 
 const SECTIONS: &str =
     "the top level (sections: rule, queue, calendar, holiday_list, lists, folding, spike)";
@@ -438,6 +438,9 @@ fn sentiment(sink: &mut Sink<'_>, file: usize, node: &Spanned<Node>) -> Option<(
     }
 }
 
+/// The longest response target: a year of business time.
+const MAX_SLA_HOURS: i64 = 8760;
+
 fn queue<'a>(sink: &mut Sink<'_>, mut t: Table<'a>) -> Option<RawQueue<'a>> {
     let id = id(sink, &mut t, "queue");
     let calendar = t.str(sink, "calendar");
@@ -459,6 +462,14 @@ fn queue<'a>(sink: &mut Sink<'_>, mut t: Table<'a>) -> Option<RawQueue<'a>> {
                 continue;
             };
             match crate::load::parse_duration(text, false) {
+                Ok(d) if d > Duration::hours(MAX_SLA_HOURS) => sink.report(
+                    t.file,
+                    value.span(),
+                    RouteError::BadDuration {
+                        text: text.clone(),
+                        why: "a response target is at most 8760h (a year of business time); due times must stay within the calendar years tickets can carry",
+                    },
+                ),
                 Ok(d) => sla[p.index()] = Some(d),
                 Err(why) => sink.report(
                     t.file,

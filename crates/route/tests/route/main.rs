@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
 
 mod calendar;
+mod clock;
 mod config;
 mod folding;
 mod holidays;

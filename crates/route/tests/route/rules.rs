@@ -346,8 +346,7 @@ fn flag_and_probability_conditions_are_checked() {
         }],
         None,
     )
-    .err()
-    .expect("refused")
+    .expect_err("refused")
     .to_string();
     for expected in [
         "unknown flag `phishing`",
