@@ -405,9 +405,9 @@ fn demo_runs_the_sample_through_the_embedded_broker() {
     let summary = json_lines(&output).pop().expect("a summary line");
     for (field, want) in [
         ("posts", 2800),
-        ("tickets", 824),
+        ("tickets", 1012),
         ("incidents", 2),
-        ("unrouted", 649),
+        ("unrouted", 359),
         ("dlq", 8),
     ] {
         assert_eq!(summary[field], want, "{field} in {summary}");
@@ -422,8 +422,8 @@ fn demo_runs_the_sample_through_the_embedded_broker() {
 }
 
 /// Posts of the sample that phish in the name of the example brands (prize, account
-/// suspension, reward claim): each must reach the brand-protection queue, not praise or
-/// billing.
+/// suspension, free data, half-price trick, reward claim, each with a lookalike link): each
+/// must reach the brand-protection queue, not praise or billing.
 fn phishing_in_the_sample() -> Vec<String> {
     let posts = std::fs::read_to_string(examples().join("posts.jsonl")).unwrap();
     posts
@@ -434,6 +434,8 @@ fn phishing_in_the_sample() -> Vec<String> {
             [
                 "【当選】おめでとうございます！ソラペイ",
                 "【ソラペイ】アカウントが停止されました",
+                "星空モバイルユーザー限定！ギガ無料配布中",
+                "星空モバイルの料金が半額になる裏ワザ",
                 "Claim your Hoshizora Mobile reward",
                 "Your SoraPay account has been suspended",
             ]

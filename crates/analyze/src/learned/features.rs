@@ -671,17 +671,25 @@ fn dense_values(t: &str, entities: &Entities, lexical: &Lexical<'_>) -> [f32; De
     set(Dense::PraiseCues, cue(Intent::Praise));
     set(Dense::UrgencyCues, urgency.min(2.0));
 
-    // One pass for the punctuation, length and digit counts the features below need.
+    // One pass for the punctuation, length and digit counts the features below need. A
+    // `?` or a digit inside a link (`/?c=7`) is not the writer's.
     let (mut questions, mut exclamations, mut chars, mut digits) = (0usize, 0usize, 0usize, false);
-    for b in t.bytes() {
+    let mut links = entities.urls.iter().peekable();
+    for (i, b) in t.bytes().enumerate() {
+        while links.peek().is_some_and(|&&(_, end)| end <= i) {
+            links.next();
+        }
+        // Count characters by their first byte.
+        chars += usize::from(b & 0xC0 != 0x80);
+        if links.peek().is_some_and(|&&(start, _)| start <= i) {
+            continue;
+        }
         match b {
             b'?' => questions += 1,
             b'!' => exclamations += 1,
             b'0'..=b'9' => digits = true,
             _ => {}
         }
-        // Count characters by their first byte.
-        chars += usize::from(b & 0xC0 != 0x80);
     }
     set(Dense::QuestionMark, f64::from(u8::from(questions > 0)));
     set(Dense::Exclamations, exclamations.min(4) as f64 / 4.0);
@@ -895,6 +903,28 @@ mod tests {
         assert_eq!(&t[last_sentence_start(t)..], "でも満足です。");
         assert_eq!(last_sentence_start("one sentence"), 0);
         assert_eq!(&"bad. good!"[last_sentence_start("bad. good!")..], " good!");
+    }
+
+    #[test]
+    fn punctuation_inside_links_is_not_the_writers() {
+        let features = |text: &str| {
+            let mut n = Normalized::new();
+            n.normalize(text);
+            let mut e = Entities::default();
+            find_entities(n.as_str(), &mut e);
+            let lexical = Lexical {
+                entries: &[],
+                hits: &[],
+                contributions: &[],
+                cues: &[],
+                score: 0.0,
+            };
+            dense_values(n.as_str(), &e, &lexical)
+        };
+        let in_link = features("claim it: https://x.example.net/?c=1");
+        assert_eq!(in_link[Dense::QuestionMark as usize], 0.0);
+        let asked = features("is it down? https://x.example.net/");
+        assert_eq!(asked[Dense::QuestionMark as usize], 1.0);
     }
 
     #[test]
