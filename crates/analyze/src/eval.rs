@@ -162,11 +162,16 @@ impl IntentCounts {
         )
     }
     pub fn f1(&self) -> f64 {
+        self.f_beta(1.0)
+    }
+    /// F-beta: recall counts `beta` times as much as precision.
+    pub fn f_beta(&self, beta: f64) -> f64 {
         let (p, r) = (self.precision(), self.recall());
+        let b2 = beta * beta;
         if p + r == 0.0 {
             0.0
         } else {
-            2.0 * p * r / (p + r)
+            (1.0 + b2) * p * r / (b2 * p + r)
         }
     }
 }

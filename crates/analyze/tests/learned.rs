@@ -171,7 +171,7 @@ fn training_is_deterministic_and_the_file_round_trips() {
         card.sources[1].labels,
         ["negative", "neutral", "positive", "complaint", "scam"]
     );
-    assert_eq!(card.training.seed, 7);
+    assert_eq!(card.training.settings.seed, 7);
     // The model learned something from its handful of rows.
     let analyzer = Analyzer::new(&Lexicon::builtin(), Watchlists::empty())
         .unwrap()

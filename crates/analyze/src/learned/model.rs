@@ -12,6 +12,7 @@ use earshot_model::{Flag, Intent, SentimentLabel};
 use serde::{Deserialize, Serialize};
 
 use super::features::{Feature, FeatureConfig, Origin, Stacked};
+use super::train::TrainSettings;
 
 /// Columns of the weight table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -197,25 +198,13 @@ pub struct SourceCard {
     pub measure_only: bool,
 }
 
-/// The trainer's settings, recorded so a model can be reproduced.
+/// The trainer's settings, recorded so a model can be reproduced, and how many examples it
+/// trained on.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TrainingCard {
-    pub seed: u64,
-    pub epochs: u32,
-    pub alpha: f64,
-    pub beta: f64,
-    pub l1: f64,
-    pub l2: f64,
-    pub validation_fraction: f64,
-    /// Runs averaged (1: a single run).
-    #[serde(default = "one")]
-    pub average: u32,
+    #[serde(flatten)]
+    pub settings: TrainSettings,
     pub examples: usize,
-}
-
-fn one() -> u32 {
-    1
 }
 
 /// Metrics of one source's held-out rows, by name (`sentiment_accuracy`, `complaint_f1`, …).

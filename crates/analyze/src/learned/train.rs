@@ -26,6 +26,7 @@ use super::model::{
     TrainingCard,
 };
 use crate::analyzer::{Analyzer, Scratch};
+use crate::eval::IntentCounts;
 
 /// What one example says about each output; `None` where its source does not say.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -71,8 +72,9 @@ pub struct Example {
     pub source: usize,
 }
 
-/// The trainer's settings.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// The trainer's settings (recorded in the data card, the feature configuration apart: the
+/// model keeps that itself).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainSettings {
     pub seed: u64,
     pub epochs: u32,
@@ -85,8 +87,14 @@ pub struct TrainSettings {
     /// Share of each trainable source held out for validation, by a hash of the text.
     pub validation_fraction: f64,
     /// Training runs (each with its own example order) whose weights are averaged.
+    #[serde(default = "one")]
     pub average: u32,
+    #[serde(skip)]
     pub features: FeatureConfig,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl Default for TrainSettings {
@@ -184,14 +192,7 @@ pub fn train(
         data_card: DataCard {
             sources: Vec::new(),
             training: TrainingCard {
-                seed: settings.seed,
-                epochs: settings.epochs,
-                alpha: settings.alpha,
-                beta: settings.beta,
-                l1: settings.l1,
-                l2: settings.l2,
-                validation_fraction: settings.validation_fraction,
-                average: settings.average,
+                settings: *settings,
                 examples: train.len(),
             },
             validation: Vec::new(),
@@ -400,44 +401,11 @@ fn best_threshold(scored: &[(f64, bool)], beta: f64) -> Option<f64> {
     Some(best.1)
 }
 
-/// True/false positives and false negatives.
-#[derive(Debug, Clone, Copy, Default)]
-struct Counts {
-    tp: usize,
-    fp: usize,
-    fn_: usize,
-}
-
-impl Counts {
-    fn precision(&self) -> f64 {
-        ratio(self.tp, self.tp + self.fp)
-    }
-    fn recall(&self) -> f64 {
-        ratio(self.tp, self.tp + self.fn_)
-    }
-    fn f1(&self) -> f64 {
-        self.f_beta(1.0)
-    }
-    fn f_beta(&self, beta: f64) -> f64 {
-        let (p, r) = (self.precision(), self.recall());
-        let b2 = beta * beta;
-        if p + r == 0.0 {
-            0.0
-        } else {
-            (1.0 + b2) * p * r / (b2 * p + r)
-        }
-    }
-}
-
-fn counts(scored: &[(f64, bool)], threshold: f64) -> Counts {
-    let mut c = Counts::default();
+/// Counts of `scored` (probability, truth) at `threshold`.
+fn counts(scored: &[(f64, bool)], threshold: f64) -> IntentCounts {
+    let mut c = IntentCounts::default();
     for &(p, y) in scored {
-        match (p >= threshold, y) {
-            (true, true) => c.tp += 1,
-            (true, false) => c.fp += 1,
-            (false, true) => c.fn_ += 1,
-            (false, false) => {}
-        }
+        c.add(y, p >= threshold);
     }
     c
 }

@@ -70,10 +70,10 @@ pub fn data_card_summary(model: &Model) -> String {
         out,
         "training   {} examples, {} epochs, seed {}, l1 {}, l2 {}",
         card.training.examples,
-        card.training.epochs,
-        card.training.seed,
-        card.training.l1,
-        card.training.l2
+        card.training.settings.epochs,
+        card.training.settings.seed,
+        card.training.settings.l1,
+        card.training.settings.l2
     );
     let _ = writeln!(out, "thresholds {:?}", model.meta().thresholds);
     let _ = writeln!(out, "sources");
