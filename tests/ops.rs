@@ -184,8 +184,9 @@ fn prometheus_scrapes_earshot_run_and_every_panel_and_alert_query_works() {
     let queues = earshot::topics::route_queues(&settings).unwrap();
     let broker = EmbeddedKafka::start(1).expect("starting the embedded broker");
     let brokers = broker.bootstrap_servers();
-    let queue_refs: Vec<&str> = queues.iter().map(String::as_str).collect();
-    broker.create_topics(&settings.kafka, &queue_refs).unwrap();
+    broker
+        .create_topics(&settings.kafka, &settings.kafka.topics.all(&queues))
+        .unwrap();
 
     let admin = free_port();
     let mut command = Command::new(earshot_bin());

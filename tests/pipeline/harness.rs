@@ -14,9 +14,9 @@ use earshot::stages::analyze::AnalyzeProcessor;
 use earshot::stages::ingest::Publisher;
 use earshot_analyze::Analyzer;
 use earshot_kafka::{
-    run_stage, EmbeddedKafka, Health, Metrics, Processor, Shutdown, StageError, StageReport,
-    StageSpec,
+    run_stage, EmbeddedKafka, Health, Processor, Shutdown, StageError, StageReport, StageSpec,
 };
+use earshot_pipeline::Metrics;
 use earshot_route::Router;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -108,9 +108,8 @@ impl Fixture {
         let analyzer = Arc::new(settings.analyzer().expect("building the analyzer"));
         let router = settings.router(&analyzer).expect("building the router");
         let queues = router.config().queue_ids();
-        let queue_refs: Vec<&str> = queues.iter().map(String::as_str).collect();
         broker
-            .create_topics(&settings.kafka, &queue_refs)
+            .create_topics(&settings.kafka, &settings.kafka.topics.all(&queues))
             .expect("creating topics");
         Fixture {
             settings,
@@ -135,7 +134,7 @@ impl Fixture {
         Expected::compute(&self.analyzer, self.router(), lines)
     }
 
-    pub fn topics(&self) -> &earshot_kafka::Topics {
+    pub fn topics(&self) -> &earshot_pipeline::Topics {
         &self.settings.kafka.topics
     }
 
@@ -212,6 +211,7 @@ impl Fixture {
             input_topic,
             group_id,
             instance_id: Some(instance.to_string()),
+            dlq_topic: kafka.topics.dlq.clone(),
         };
         let health = Health::new();
         let (metrics, shutdown, stage_health) = (metrics.clone(), shutdown.clone(), health.clone());

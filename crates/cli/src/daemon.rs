@@ -15,9 +15,8 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router as Http;
 use earshot_analyze::Analyzer;
-use earshot_kafka::{
-    run_stage, Health, KafkaSettings, Metrics, Shutdown, StageError, StageReport, StageSpec,
-};
+use earshot_kafka::{run_stage, Health, Shutdown, StageError, StageReport, StageSpec};
+use earshot_pipeline::{KafkaConfig, Metrics};
 use prometheus::{Encoder, IntGaugeVec, Opts, Registry, TextEncoder};
 use tracing::{info, warn};
 
@@ -67,18 +66,13 @@ impl RunningStage {
 }
 
 pub fn spawn_analyze(
-    kafka: &KafkaSettings,
+    kafka: &KafkaConfig,
     limits: earshot_model::PostLimits,
     analyzer: Arc<Analyzer>,
     metrics: &Metrics,
     shutdown: &Shutdown,
 ) -> RunningStage {
-    let spec = StageSpec {
-        name: "analyze",
-        input_topic: kafka.topics.raw.clone(),
-        group_id: kafka.groups.analyze.clone(),
-        instance_id: Some(instance_id()),
-    };
+    let spec = kafka.analyze_stage(Some(instance_id()));
     let processor = AnalyzeProcessor::new(analyzer, kafka.topics.scored.clone(), metrics)
         .with_limits(limits, kafka.max_message_bytes);
     spawn(
@@ -91,19 +85,14 @@ pub fn spawn_analyze(
 }
 
 pub fn spawn_route(
-    kafka: &KafkaSettings,
+    kafka: &KafkaConfig,
     limits: earshot_model::PostLimits,
     router: earshot_route::Router,
     clock: crate::settings::RouteClock,
     metrics: &Metrics,
     shutdown: &Shutdown,
 ) -> RunningStage {
-    let spec = StageSpec {
-        name: "route",
-        input_topic: kafka.topics.scored.clone(),
-        group_id: kafka.groups.route.clone(),
-        instance_id: Some(instance_id()),
-    };
+    let spec = kafka.route_stage(Some(instance_id()));
     let mut processor = RouteProcessor::new(router, kafka.topics.clone(), metrics.clone())
         .with_clock(clock)
         .with_limits(limits);
@@ -122,7 +111,7 @@ pub fn spawn_route(
 
 fn spawn<P: earshot_kafka::Processor + 'static>(
     spec: StageSpec,
-    kafka: KafkaSettings,
+    kafka: KafkaConfig,
     processor: P,
     metrics: Metrics,
     shutdown: Shutdown,
@@ -143,7 +132,7 @@ fn spawn<P: earshot_kafka::Processor + 'static>(
 
 /// A consumer of the signals topic for this replica: a group of its own (every replica reads
 /// every replica's counts), from the earliest record (merging is idempotent).
-fn signals_consumer(kafka: &KafkaSettings) -> Result<(String, rdkafka::consumer::BaseConsumer)> {
+fn signals_consumer(kafka: &KafkaConfig) -> Result<(String, rdkafka::consumer::BaseConsumer)> {
     use rdkafka::consumer::Consumer;
     static REPLICAS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let replica = format!(

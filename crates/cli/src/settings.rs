@@ -19,7 +19,7 @@ use crate::validate::read_config_file;
 pub struct Settings {
     pub analyze: AnalyzeSettings,
     pub route: RouteSettings,
-    pub kafka: earshot_kafka::KafkaSettings,
+    pub kafka: earshot_pipeline::KafkaConfig,
     /// Webhook server and stream clients (`earshot ingest serve`, `earshot ingest stream`).
     pub ingest: earshot_ingest::IngestSettings,
     pub admin: AdminSettings,
@@ -103,13 +103,7 @@ pub struct RouteSettings {
     pub clock: RouteClock,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RouteClock {
-    #[default]
-    Wall,
-    Event,
-}
+pub use earshot_pipeline::RouteClock;
 
 /// The admin HTTP server: `/metrics`, `/livez`, `/readyz`.
 #[derive(Debug, Deserialize)]

@@ -91,5 +91,5 @@ pub use holidays_jp::{
 pub use ids::{incident_id, ticket_id};
 pub use load::{parse_duration, ConfigFile};
 pub use output::{RouteOutput, Unrouted};
-pub use router::{Router, RouterStats};
+pub use router::{Router, RouterStats, Shard};
 pub use rules::{Actions, Conditions, Rule};

@@ -25,6 +25,13 @@ use crate::{Diagnostics, Loaded};
 /// Watchlists the router tracks at most; posts naming more are routed but not counted.
 const MAX_WATCHLISTS: usize = 4096;
 
+/// A part of the router's state that moves as one between replicas: one partition of the
+/// route stage's input topic. Posts of one conversation always come through one shard (the
+/// input is keyed by conversation), so each conversation's state lives in one. Offline
+/// routing uses shard 0 for everything.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Shard(pub u32);
+
 /// Counters since the router was built.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RouterStats {
@@ -154,6 +161,17 @@ impl Router {
     /// should call.
     pub fn route_owned_into(
         &mut self,
+        post: ScoredPost,
+        now: DateTime<Utc>,
+        out: &mut Vec<RouteOutput>,
+    ) {
+        self.route_post(PostData::Owned(Box::new(post)), now, out);
+    }
+
+    /// [`Router::route_owned_into`] for a post of input partition `shard`.
+    pub fn route_owned_in(
+        &mut self,
+        _shard: Shard,
         post: ScoredPost,
         now: DateTime<Utc>,
         out: &mut Vec<RouteOutput>,

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use earshot_kafka::{Metrics, Shutdown};
+use earshot_kafka::Shutdown;
+use earshot_pipeline::Metrics;
 use prometheus::Registry;
 use tracing::{error, info};
 

@@ -40,7 +40,7 @@ pub fn run(config: Option<&Path>, source: StreamSource) -> Result<ExitCode> {
     let settings = Settings::load(config)?;
     init_logging(&settings.log);
     let client = client(&settings, source)?;
-    let process = IngestProcess::start(&settings)?;
+    let process = IngestProcess::start(&settings, earshot_kafka::InputKind::Stream)?;
     let ctx = StreamContext {
         sink: process.sink.clone(),
         metrics: process.metrics.clone(),

@@ -3,25 +3,21 @@
 //! of a ticket lands in one partition, in order.
 
 use chrono::{DateTime, Utc};
-use earshot_kafka::{Input, Metrics, Output, Processor, Reject, Topics};
+use earshot_kafka::{Input, Output, Processor, Reject};
 use earshot_model::{PostLimits, ScoredPost, INCIDENT_SCHEMA_VERSION, TICKET_SCHEMA_VERSION};
+use earshot_pipeline::{Metrics, RouteClock, Routing, Topics};
 use std::time::Duration;
 
-use earshot_route::{RouteOutput, Router, SpikeCounts};
+use earshot_route::{RouteOutput, Router, Shard, SpikeCounts};
 use rdkafka::consumer::BaseConsumer;
 use rdkafka::message::Message;
 
-use crate::settings::RouteClock;
-
 pub struct RouteProcessor {
-    router: Router,
+    routing: Routing,
     signals: Option<Signals>,
     topics: Topics,
     metrics: Metrics,
     outputs: Vec<RouteOutput>,
-    clock: RouteClock,
-    /// The event clock: the latest post time seen.
-    event_now: Option<DateTime<Utc>>,
     /// Posts dated too far ahead are refused, so that one cannot drag the event clock.
     limits: PostLimits,
 }
@@ -37,7 +33,7 @@ impl std::fmt::Debug for RouteProcessor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RouteProcessor")
             .field("topics", &self.topics)
-            .field("clock", &self.clock)
+            .field("clock", &self.routing.clock())
             .finish()
     }
 }
@@ -45,13 +41,11 @@ impl std::fmt::Debug for RouteProcessor {
 impl RouteProcessor {
     pub fn new(router: Router, topics: Topics, metrics: Metrics) -> RouteProcessor {
         RouteProcessor {
-            router,
+            routing: Routing::new(router, RouteClock::Wall),
             signals: None,
             topics,
             metrics,
             outputs: Vec::new(),
-            clock: RouteClock::Wall,
-            event_now: None,
             limits: PostLimits::default(),
         }
     }
@@ -64,7 +58,7 @@ impl RouteProcessor {
     /// Exchanges spike counts with the other route replicas through `consumer` (reading the
     /// signals topic) and the stage's own outputs (publishing to it), as replica `replica`.
     pub fn with_signals(mut self, replica: String, consumer: BaseConsumer) -> RouteProcessor {
-        self.router.set_replica_id(&replica);
+        self.routing.router_mut().set_replica_id(&replica);
         self.signals = Some(Signals {
             replica,
             consumer,
@@ -88,7 +82,7 @@ impl RouteProcessor {
             else {
                 continue;
             };
-            if let Some(outputs) = self.router.merge_spike_counts(&counts, now) {
+            if let Some(outputs) = self.routing.router_mut().merge_spike_counts(&counts, now) {
                 self.outputs.extend(outputs);
             }
         }
@@ -97,7 +91,7 @@ impl RouteProcessor {
             .is_none_or(|t: std::time::Instant| t.elapsed() >= Duration::from_secs(2));
         if due {
             signals.last_published = Some(std::time::Instant::now());
-            if let Ok(payload) = serde_json::to_vec(&self.router.spike_counts()) {
+            if let Ok(payload) = serde_json::to_vec(&self.routing.router().spike_counts()) {
                 out.push(Output::new(
                     self.topics.signals.clone(),
                     Some(signals.replica.clone()),
@@ -109,24 +103,8 @@ impl RouteProcessor {
     }
 
     pub fn with_clock(mut self, clock: RouteClock) -> RouteProcessor {
-        self.clock = clock;
+        self.routing.set_clock(clock);
         self
-    }
-
-    fn now(&mut self, post_time: Option<DateTime<Utc>>) -> DateTime<Utc> {
-        match self.clock {
-            RouteClock::Wall => Utc::now(),
-            RouteClock::Event => {
-                let now = match (self.event_now, post_time) {
-                    (Some(last), Some(t)) => last.max(t),
-                    (None, Some(t)) => t,
-                    (Some(last), None) => last,
-                    (None, None) => Utc::now(),
-                };
-                self.event_now = Some(now);
-                now
-            }
-        }
     }
 
     fn emit(&mut self, ingested_at_ms: Option<i64>, out: &mut Vec<Output>) -> Result<(), Reject> {
@@ -188,21 +166,18 @@ impl Processor for RouteProcessor {
             .post
             .check_time(Utc::now(), &self.limits)
             .map_err(|e| Reject::new(e.code(), e.to_string()))?;
-        let now = self.now(scored.post.created_at.or(scored.post.received_at));
-        self.router.route_owned_into(scored, now, &mut self.outputs);
+        let shard = Shard(u32::try_from(input.partition).unwrap_or_default());
+        self.routing
+            .route(shard, scored, Utc::now(), &mut self.outputs);
         self.emit(input.ingested_at_ms, out)
     }
 
     fn tick(&mut self, out: &mut Vec<Output>) {
-        let now = match self.clock {
-            RouteClock::Wall => Utc::now(),
-            // Replays move time only with posts; without one there is nothing to advance.
-            RouteClock::Event => match self.event_now {
-                Some(now) => now,
-                None => return,
-            },
+        // Replays move time only with posts; without one there is nothing to advance.
+        let Some(now) = self.routing.now_between(Utc::now()) else {
+            return;
         };
-        self.outputs = self.router.tick(now);
+        self.routing.tick(now, &mut self.outputs);
         self.exchange_signals(now, out);
         // Tick outputs (incident updates) have no input record; an encoding failure is not
         // possible for these types, and is skipped rather than stopping the stage.

@@ -7,7 +7,8 @@ use std::net::TcpStream;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use earshot_kafka::{EmbeddedKafka, KafkaSettings};
+use earshot_kafka::EmbeddedKafka;
+use earshot_pipeline::KafkaConfig;
 use rdkafka::mocking::MockCoordinator;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
@@ -41,12 +42,15 @@ fn a_frozen_broker_fails_readiness_and_liveness_and_the_deadline_holds() {
     let _one = super::one_broker_test_at_a_time();
     // Broker 2 leads the scored topic; everything else (raw posts, the groups) is on 1.
     let broker = EmbeddedKafka::start(2).unwrap();
-    let settings = KafkaSettings {
-        partitions: 1,
-        ..KafkaSettings::default()
+    let settings = KafkaConfig {
+        client: earshot_kafka::KafkaSettings {
+            partitions: 1,
+            ..Default::default()
+        },
+        ..Default::default()
     };
     broker
-        .create_topics(&settings, &["outage", "social_care"])
+        .create_topics(&settings, &settings.topics.all(&["outage", "social_care"]))
         .unwrap();
     let cluster = broker.cluster();
     for topic in settings.topics.all(&["outage", "social_care"]) {
