@@ -38,17 +38,8 @@ pub fn ensure(settings: &Settings) -> Result<()> {
 
 /// The queue ids of the route configuration the settings name (none without one).
 pub fn route_queues(settings: &Settings) -> Result<Vec<String>> {
-    let (files, problems) = settings.read_route_files();
-    if !problems.is_empty() {
-        bail!("{}", crate::settings::render_problems(&problems));
-    }
-    if files.names.is_empty() {
-        return Ok(Vec::new());
-    }
-    match earshot_route::RouteConfig::load(&files.as_config_files(), None) {
-        Ok(loaded) => Ok(loaded.config.queue_ids()),
-        Err(diagnostics) => bail!("problems in the route configuration:\n{diagnostics}"),
-    }
+    let config = crate::config_set::route_config(settings, None)?;
+    Ok(config.map_or_else(Vec::new, |(config, _)| config.queue_ids()))
 }
 
 /// Creates `topics` (existing ones are fine) and waits until the broker's metadata lists
