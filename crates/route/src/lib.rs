@@ -77,6 +77,7 @@ mod output;
 mod router;
 mod rules;
 mod spike;
+mod state;
 mod tables;
 
 pub use authors::{AuthorLists, MAX_AUTHOR_LISTS};
@@ -93,3 +94,4 @@ pub use load::{parse_duration, ConfigFile};
 pub use output::{RouteOutput, Unrouted};
 pub use router::{Router, RouterStats, Shard};
 pub use rules::{Actions, Conditions, Rule};
+pub use state::{Restored, StateRecord};
