@@ -165,6 +165,7 @@ impl Fixture {
             self.analyzer.clone(),
             &self.metrics,
             &self.shutdown,
+            None,
         ))
     }
 
@@ -178,6 +179,7 @@ impl Fixture {
             RouteClock::Event,
             &self.metrics,
             &self.shutdown,
+            None,
         ))
     }
 

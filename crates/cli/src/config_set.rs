@@ -116,7 +116,20 @@ impl ConfigSet {
     /// Reads and checks every file `settings` names that `need` asks for; every problem of
     /// every file, or the set.
     pub fn load(settings: &Settings, need: Need) -> Result<ConfigSet, Problems> {
+        ConfigSet::load_watching(settings, need).0
+    }
+
+    /// [`ConfigSet::load`], with the files it read or tried to read whatever the outcome: a
+    /// reload watches them even when it refused the set, so that fixing one is noticed.
+    pub fn load_watching(
+        settings: &Settings,
+        need: Need,
+    ) -> (Result<ConfigSet, Problems>, Vec<PathBuf>) {
         let mut reader = Reader::default();
+        // The scorer's knobs in the main configuration shape the analyzer as much as the
+        // files do: a change of `[analyze] sentiment.alpha` is a new version too.
+        let knobs = format!("{:?}", settings.analyze);
+        reader.note(Path::new("[analyze]"), knobs.as_bytes());
         let (analyzer, model) = read_analyzer(settings, &mut reader);
         let mut warnings = Vec::new();
         let route = if need == Need::Analyzer {
@@ -127,18 +140,23 @@ impl ConfigSet {
                 .map(|a| a.watchlists().ids().map(str::to_string).collect());
             read_route(settings, need, known.as_deref(), &mut reader, &mut warnings)
         };
+        let files = reader.files.clone();
         if !reader.problems.is_empty() {
-            return Err(Problems(reader.problems));
+            return (Err(Problems(reader.problems)), files);
         }
-        let analyzer = analyzer.expect("no problem, so the analyzer was built");
-        Ok(ConfigSet {
+        let Some(analyzer) = analyzer else {
+            let why = Problem::new("the analyzer", (0, 0), "not built, for no reason given");
+            return (Err(Problems(vec![why])), files);
+        };
+        let set = ConfigSet {
             analyzer: Arc::new(analyzer),
             route,
             warnings,
-            files: reader.files.clone(),
+            files: files.clone(),
             version: reader.version(),
             model,
-        })
+        };
+        (Ok(set), files)
     }
 }
 

@@ -20,6 +20,9 @@ use earshot_pipeline::{KafkaConfig, Metrics};
 use prometheus::{Encoder, IntGaugeVec, Opts, Registry, TextEncoder};
 use tracing::{info, warn};
 
+use crate::reload::swap::{InForce, Reconfigure, Reloading};
+use crate::reload::watch::Trigger;
+use crate::reload::Updates;
 use crate::settings::{LogFormat, LogSettings};
 use crate::stages::analyze::AnalyzeProcessor;
 use crate::stages::route::RouteProcessor;
@@ -45,6 +48,8 @@ pub fn init_logging(settings: &LogSettings) {
 pub struct RunningStage {
     pub name: &'static str,
     pub health: Arc<Health>,
+    /// The configuration version the stage processes with, when it follows reloads.
+    pub in_force: Option<InForce>,
     thread: JoinHandle<Result<StageReport, StageError>>,
 }
 
@@ -71,16 +76,18 @@ pub fn spawn_analyze(
     analyzer: Arc<Analyzer>,
     metrics: &Metrics,
     shutdown: &Shutdown,
+    updates: Option<Updates>,
 ) -> RunningStage {
     let spec = kafka.analyze_stage(Some(instance_id()));
     let processor = AnalyzeProcessor::new(analyzer, kafka.topics.scored.clone(), metrics)
         .with_limits(limits, kafka.max_message_bytes);
-    spawn(
+    spawn_following(
         spec,
         kafka.clone(),
         processor,
         metrics.clone(),
         shutdown.clone(),
+        updates,
     )
 }
 
@@ -91,6 +98,7 @@ pub fn spawn_route(
     clock: crate::settings::RouteClock,
     metrics: &Metrics,
     shutdown: &Shutdown,
+    updates: Option<Updates>,
 ) -> RunningStage {
     let spec = kafka.route_stage(Some(instance_id()));
     let mut processor = RouteProcessor::new(router, kafka.topics.clone(), metrics.clone())
@@ -100,13 +108,36 @@ pub fn spawn_route(
         Ok((replica, consumer)) => processor = processor.with_signals(replica, consumer),
         Err(e) => warn!(error = %e, "Spike counts will not be exchanged with other route replicas"),
     }
-    spawn(
+    spawn_following(
         spec,
         kafka.clone(),
         processor,
         metrics.clone(),
         shutdown.clone(),
+        updates,
     )
+}
+
+/// Spawns the stage; with `updates`, its processor swaps each reloaded set in between two
+/// records.
+fn spawn_following<P: earshot_kafka::Processor + Reconfigure + 'static>(
+    spec: StageSpec,
+    kafka: KafkaConfig,
+    processor: P,
+    metrics: Metrics,
+    shutdown: Shutdown,
+    updates: Option<Updates>,
+) -> RunningStage {
+    match updates {
+        None => spawn(spec, kafka, processor, metrics, shutdown),
+        Some(updates) => {
+            let processor = Reloading::new(spec.name, processor, updates);
+            let in_force = processor.in_force();
+            let mut stage = spawn(spec, kafka, processor, metrics, shutdown);
+            stage.in_force = Some(in_force);
+            stage
+        }
+    }
 }
 
 fn spawn<P: earshot_kafka::Processor + 'static>(
@@ -126,6 +157,7 @@ fn spawn<P: earshot_kafka::Processor + 'static>(
     RunningStage {
         name,
         health,
+        in_force: None,
         thread,
     }
 }
@@ -181,16 +213,20 @@ struct AdminState {
     /// Outputs waiting this long with no acknowledgement make a stage not live.
     live_stall: Duration,
     healths: Vec<(&'static str, Arc<Health>)>,
+    /// The configuration version each stage that follows reloads processes with.
+    versions: Vec<(&'static str, InForce)>,
     ready: IntGaugeVec,
 }
 
 /// Serves `/metrics`, `/livez` and `/readyz` on `listen` until the runtime stops. Registers
-/// `earshot_stage_ready{stage}` on `registry`: what `/readyz` says, for alerts.
+/// `earshot_stage_ready{stage}` on `registry`: what `/readyz` says, for alerts. `/readyz`
+/// also names the configuration version each stage of `versions` processes with.
 pub async fn serve_admin(
     listen: &str,
     live_stall: Duration,
     registry: Registry,
     healths: Vec<(&'static str, Arc<Health>)>,
+    versions: Vec<(&'static str, InForce)>,
 ) -> Result<SocketAddr> {
     let ready = IntGaugeVec::new(
         Opts::new(
@@ -212,6 +248,7 @@ pub async fn serve_admin(
             registry,
             live_stall,
             healths,
+            versions,
             ready,
         });
     tokio::spawn(async move {
@@ -272,19 +309,29 @@ async fn livez(State(state): State<AdminState>) -> (StatusCode, String) {
 }
 
 /// 200 when every stage has partitions to work on, a broker connection, and is not shutting
-/// down; else 503 with the reason per stage (`analyze: no partitions assigned`).
+/// down; else 503 with the reason per stage (`analyze: no partitions assigned`). Either way,
+/// a line per stage that follows reloads with the configuration version it processes with
+/// (`analyze: config sha256:…`).
 async fn readyz(State(state): State<AdminState>) -> (StatusCode, String) {
     let not_ready: Vec<String> = state
         .healths
         .iter()
         .filter_map(|(stage, h)| h.not_ready_because().map(|why| format!("{stage}: {why}\n")))
         .collect();
+    let versions: String = state
+        .versions
+        .iter()
+        .map(|(stage, v)| format!("{stage}: config {}\n", v.version()))
+        .collect();
     if state.healths.is_empty() {
         (StatusCode::SERVICE_UNAVAILABLE, "no stage runs\n".into())
     } else if not_ready.is_empty() {
-        (StatusCode::OK, "ready\n".into())
+        (StatusCode::OK, format!("ready\n{versions}"))
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, not_ready.concat())
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{}{versions}", not_ready.concat()),
+        )
     }
 }
 
@@ -305,4 +352,20 @@ pub async fn watch_signals(shutdown: Shutdown) {
     tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
     warn!("Second signal: exiting without draining");
     std::process::exit(130);
+}
+
+/// Hands each SIGHUP to the reloader. Installed by the daemons that reload (analyze, route,
+/// run); without it SIGHUP would end the process.
+pub async fn watch_hangups(triggers: std::sync::mpsc::Sender<Trigger>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        warn!("Could not install the SIGHUP handler: reload by changing a file");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        info!("SIGHUP: reloading the configuration");
+        if triggers.send(Trigger::Signal).is_err() {
+            return;
+        }
+    }
 }

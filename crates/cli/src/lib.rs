@@ -7,6 +7,7 @@ pub mod config_set;
 pub mod daemon;
 pub mod lines;
 pub mod output;
+pub mod reload;
 pub mod settings;
 pub mod stages;
 pub mod topics;

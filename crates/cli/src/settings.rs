@@ -25,6 +25,8 @@ pub struct Settings {
     /// Webhook server and stream clients (`earshot ingest serve`, `earshot ingest stream`).
     pub ingest: earshot_ingest::IngestSettings,
     pub admin: AdminSettings,
+    /// Hot reload of watchlists, lexicons, model and route files (SIGHUP, file changes).
+    pub reload: ReloadSettings,
     pub log: LogSettings,
     /// How large a post may be, everywhere posts are read.
     pub limits: earshot_model::PostLimits,
@@ -123,6 +125,28 @@ impl Default for AdminSettings {
         AdminSettings {
             listen: "127.0.0.1:9464".into(),
             live_stall_seconds: 60,
+        }
+    }
+}
+
+/// Hot reload: the daemons (`analyze`, `route`, `run`) reload the files the configuration
+/// names on SIGHUP and, with `watch`, when one of them changes (see docs/operations.md).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReloadSettings {
+    /// Watch the files (and the folders they are in, for Kubernetes ConfigMap volumes) and
+    /// reload when they change. SIGHUP reloads either way.
+    pub watch: bool,
+    /// How long the files must be quiet before a change is reloaded, so that an editor's or
+    /// kubelet's several writes make one reload.
+    pub debounce_ms: u64,
+}
+
+impl Default for ReloadSettings {
+    fn default() -> Self {
+        ReloadSettings {
+            watch: true,
+            debounce_ms: 500,
         }
     }
 }

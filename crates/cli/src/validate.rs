@@ -233,6 +233,13 @@ const SCHEMA: &[(&str, Kind)] = &[
         ]),
     ),
     (
+        "reload",
+        Kind::Table(&[
+            ("watch", Kind::Bool),
+            ("debounce_ms", Kind::Int(0, 3_600_000)),
+        ]),
+    ),
+    (
         "log",
         Kind::Table(&[
             ("format", Kind::Choice(&["human", "json"])),

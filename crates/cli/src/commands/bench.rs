@@ -303,6 +303,7 @@ fn measure(
                     analyzer.clone(),
                     &metrics,
                     &shutdown,
+                    None,
                 )];
                 if kind == Kind::Pipeline {
                     running.push(spawn_route(
@@ -312,6 +313,7 @@ fn measure(
                         RouteClock::Wall,
                         &metrics,
                         &shutdown,
+                        None,
                     ));
                 }
                 for stage in running {

@@ -80,6 +80,7 @@ pub fn run(config: Option<&Path>, inputs: &[PathBuf], json: bool, quiet: bool) -
         analyzer.clone(),
         &metrics,
         &shutdown,
+        None,
     );
     let route = spawn_route(
         &settings.kafka,
@@ -88,6 +89,7 @@ pub fn run(config: Option<&Path>, inputs: &[PathBuf], json: bool, quiet: bool) -
         crate::settings::RouteClock::Event,
         &metrics,
         &shutdown,
+        None,
     );
 
     let topics = &settings.kafka.topics;

@@ -96,6 +96,7 @@ impl IngestProcess {
                 std::time::Duration::from_secs(settings.admin.live_stall_seconds),
                 self.registry.clone(),
                 vec![("ingest", self.health.clone())],
+                Vec::new(),
             )
             .await?;
         }

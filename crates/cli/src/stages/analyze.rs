@@ -94,6 +94,13 @@ pub fn decode_post(payload: Option<&[u8]>, limits: &PostLimits) -> Result<Post, 
     Post::from_json_with(bytes, limits).map_err(|e| Reject::new(e.code(), e.to_string()))
 }
 
+impl crate::reload::swap::Reconfigure for AnalyzeProcessor {
+    /// Watchlists, lexicon and model are all in the analyzer: one `Arc` swapped.
+    fn reconfigure(&mut self, set: &crate::config_set::ConfigSet) {
+        self.analyzer = set.analyzer.clone();
+    }
+}
+
 impl Processor for AnalyzeProcessor {
     fn process(&mut self, input: &Input<'_>, out: &mut Vec<Output>) -> Result<(), Reject> {
         let post = decode_post(input.payload, &self.limits)?;

@@ -155,6 +155,16 @@ impl RouteProcessor {
     }
 }
 
+impl crate::reload::swap::Reconfigure for RouteProcessor {
+    /// The rules, queues, calendars and spike settings change; open tickets, spike state and
+    /// incidents stay (a ticket whose rule is gone is revised until it expires).
+    fn reconfigure(&mut self, set: &crate::config_set::ConfigSet) {
+        if let Some(config) = &set.route {
+            self.routing.router_mut().reconfigure(config.clone());
+        }
+    }
+}
+
 impl Processor for RouteProcessor {
     fn process(&mut self, input: &Input<'_>, out: &mut Vec<Output>) -> Result<(), Reject> {
         let bytes = input
