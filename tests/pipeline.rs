@@ -33,6 +33,8 @@ mod expect;
 mod harness;
 #[path = "pipeline/hostile.rs"]
 mod hostile;
+#[path = "pipeline/reload.rs"]
+mod reload;
 #[path = "pipeline/scenario.rs"]
 mod scenario;
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use earshot_analyze::Analyzer;
 use earshot_model::Post;
 use earshot_pipeline::{Pipeline, Pushed};
-use earshot_route::{RouteOutput, Router};
+use earshot_route::{RouteConfig, RouteOutput, Router};
 
 use crate::harness::Record;
 
@@ -84,6 +84,28 @@ impl Expected {
     pub fn compute(analyzer: &Arc<Analyzer>, router: Router, lines: &[Vec<u8>]) -> Expected {
         let mut expected = Expected::default();
         let mut pipeline = Pipeline::new(analyzer.clone(), router);
+        expected.push(&mut pipeline, lines);
+        expected
+    }
+
+    /// What the pipeline makes of `before`, then of `after` once a reload swapped
+    /// `analyzer` and `route` in between them.
+    pub fn compute_reloaded(
+        first: (&Arc<Analyzer>, Router),
+        before: &[Vec<u8>],
+        then: (&Arc<Analyzer>, RouteConfig),
+        after: &[Vec<u8>],
+    ) -> Expected {
+        let mut expected = Expected::default();
+        let mut pipeline = Pipeline::new(first.0.clone(), first.1);
+        expected.push(&mut pipeline, before);
+        pipeline.reconfigure(then.0.clone(), then.1);
+        expected.push(&mut pipeline, after);
+        expected
+    }
+
+    fn push(&mut self, pipeline: &mut Pipeline, lines: &[Vec<u8>]) {
+        let expected = self;
         let mut outputs = Vec::new();
         for line in lines {
             let Ok(post) = Post::from_json(line) else {
@@ -99,7 +121,6 @@ impl Expected {
                 .routed
                 .extend(outputs.drain(..).map(|o| Routed::of(&o)));
         }
-        expected
     }
 
     pub fn relevant_set(&self) -> BTreeSet<String> {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use earshot_analyze::{is_relevant, Analyzer, Scratch};
 use earshot_model::{Post, ScoredPost};
-use earshot_route::{RouteOutput, Router, Shard};
+use earshot_route::{RouteConfig, RouteOutput, Router, Shard};
 use serde::Deserialize;
 
 /// The route stage's clock.
@@ -179,6 +179,13 @@ impl Pipeline {
 
     pub fn router(&self) -> &Router {
         self.routing.router()
+    }
+
+    /// Swaps in a reloaded analyzer and route configuration between two posts, keeping the
+    /// router's state (open tickets, spike state, incidents), as the stages do.
+    pub fn reconfigure(&mut self, analyzer: Arc<Analyzer>, route: RouteConfig) {
+        self.analyzer = analyzer;
+        self.routing.router_mut().reconfigure(route);
     }
 }
 
