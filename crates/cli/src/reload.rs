@@ -227,6 +227,15 @@ impl Reloader {
         if !set.warnings.is_empty() {
             warn!("{}", render_warnings(&set.warnings));
         }
+        // A new queue writes to a topic of its own: made before the first ticket for it, as
+        // at start-up (with `[kafka] create_topics`; otherwise it must exist already).
+        if self.need == Need::Router {
+            if let Err(e) = crate::topics::ensure(&settings) {
+                return Outcome::Refused {
+                    problems: format!("creating the topics of the new set: {e:#}"),
+                };
+            }
+        }
         let to = set.version.clone();
         self.sender.send_replace(Arc::new(set));
         Outcome::Swapped { from, to }
