@@ -35,6 +35,8 @@ mod harness;
 mod hostile;
 #[path = "pipeline/scenario.rs"]
 mod scenario;
+#[path = "pipeline/state.rs"]
+mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
