@@ -165,7 +165,7 @@ fn signals_consumer(kafka: &KafkaConfig) -> Result<(String, rdkafka::consumer::B
 
 /// The reader of route's changelog: assigned the partitions to restore, from the beginning,
 /// committed records only, telling when it reached the end; it belongs to no group.
-fn changelog_reader(kafka: &KafkaConfig) -> Result<rdkafka::consumer::BaseConsumer> {
+pub(crate) fn changelog_reader(kafka: &KafkaConfig) -> Result<rdkafka::consumer::BaseConsumer> {
     let mut config = earshot_kafka::client_config(kafka, &earshot_kafka::ClientRole::Consumer);
     config
         .set("group.id", format!("{}-changelog", kafka.groups.route))
