@@ -37,6 +37,8 @@ mod hostile;
 mod reload;
 #[path = "pipeline/scenario.rs"]
 mod scenario;
+#[path = "pipeline/state.rs"]
+mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

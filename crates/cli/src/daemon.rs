@@ -108,6 +108,12 @@ pub fn spawn_route(
         Ok((replica, consumer)) => processor = processor.with_signals(replica, consumer),
         Err(e) => warn!(error = %e, "Spike counts will not be exchanged with other route replicas"),
     }
+    match changelog_reader(kafka) {
+        Ok(reader) => {
+            processor = processor.with_changelog(kafka.topics.changelog.clone(), reader);
+        }
+        Err(e) => warn!(error = %format!("{e:#}"), "Route state will not be kept in Kafka"),
+    }
     spawn_following(
         spec,
         kafka.clone(),
@@ -187,6 +193,20 @@ fn signals_consumer(kafka: &KafkaConfig) -> Result<(String, rdkafka::consumer::B
         .subscribe(&[&kafka.topics.signals])
         .context("subscribing to the signals topic")?;
     Ok((replica, consumer))
+}
+
+/// The reader of route's changelog: assigned the partitions to restore, from the beginning,
+/// committed records only, telling when it reached the end; it belongs to no group.
+pub(crate) fn changelog_reader(kafka: &KafkaConfig) -> Result<rdkafka::consumer::BaseConsumer> {
+    let mut config = earshot_kafka::client_config(kafka, &earshot_kafka::ClientRole::Consumer);
+    config
+        .set("group.id", format!("{}-changelog", kafka.groups.route))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "true")
+        .set("isolation.level", "read_committed")
+        .set("auto.offset.reset", "earliest");
+    config.create().context("creating the changelog reader")
 }
 
 /// A replica's stable name for exactly-once `transactional.id`s: the host name (a pod name

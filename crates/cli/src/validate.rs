@@ -101,6 +101,7 @@ const TOPICS: &[(&str, Kind)] = &[
     ("unrouted", Kind::Str),
     ("dlq", Kind::Str),
     ("signals", Kind::Str),
+    ("changelog", Kind::Str),
 ];
 
 const KAFKA: &[(&str, Kind)] = &[

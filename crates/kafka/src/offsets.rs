@@ -120,6 +120,21 @@ impl OffsetTracker {
         out
     }
 
+    /// Holds `outputs` (state writes that belong to no input, a tick's) behind every message
+    /// of `partition` still waiting, so that they follow the state writes held before them;
+    /// returns them when nothing waits (they may go at once).
+    pub fn hold_after(&mut self, partition: i32, outputs: Vec<Output>) -> Vec<Output> {
+        let Some(last) = self
+            .partitions
+            .get_mut(&partition)
+            .and_then(|p| p.waiting.values_mut().next_back())
+        else {
+            return outputs;
+        };
+        last.held.extend(outputs);
+        Vec::new()
+    }
+
     /// Whether some output is held back.
     pub fn holds(&self) -> bool {
         self.partitions
@@ -281,6 +296,32 @@ mod tests {
         assert_eq!(t.committable(0), Some(12));
         t.ack(0, 12);
         assert_eq!(t.committable(0), Some(13));
+        assert_eq!(t.waiting(), 0);
+    }
+
+    #[test]
+    fn a_ticks_state_writes_follow_those_held_before_them() {
+        let mut t = OffsetTracker::new();
+        assert_eq!(
+            t.hold_after(0, vec![state(1)]).len(),
+            1,
+            "nothing waits: at once"
+        );
+        t.begin_holding(0, 10, 1, vec![state(10)]);
+        t.begin(0, 11, 1);
+        assert!(t.hold_after(0, vec![state(99)]).is_empty());
+        t.ack(0, 10);
+        let keys = |r: Vec<(i32, i64, Output)>| -> Vec<(i64, String)> {
+            r.into_iter()
+                .map(|(_, o, out)| (o, out.key.unwrap()))
+                .collect()
+        };
+        assert_eq!(keys(t.release()), [(10, "k10".into())], "11 still waits");
+        t.ack(0, 11);
+        assert_eq!(keys(t.release()), [(11, "k99".into())]);
+        t.ack(0, 10);
+        t.ack(0, 11);
+        assert_eq!(t.committable(0), Some(12));
         assert_eq!(t.waiting(), 0);
     }
 

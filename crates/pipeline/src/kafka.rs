@@ -69,6 +69,9 @@ pub struct Topics {
     /// Route replicas exchange their spike counts here (keyed by replica), so that each
     /// decides on incidents from the totals over all partitions.
     pub signals: String,
+    /// Route's state (open conversations, spike counts and baselines, open incidents): a
+    /// compacted topic with as many partitions as `scored`, partition for partition.
+    pub changelog: String,
 }
 
 impl Default for Topics {
@@ -81,6 +84,7 @@ impl Default for Topics {
             unrouted: "earshot.posts.unrouted".into(),
             dlq: "earshot.dlq".into(),
             signals: "earshot.signals".into(),
+            changelog: "earshot.route.changelog".into(),
         }
     }
 }
@@ -88,6 +92,12 @@ impl Default for Topics {
 impl Topics {
     pub fn tickets(&self, queue: &str) -> String {
         format!("{}{queue}", self.tickets_prefix)
+    }
+
+    /// Whether `topic` keeps only the latest record per key (created with
+    /// `cleanup.policy=compact`).
+    pub fn is_compacted(&self, topic: &str) -> bool {
+        topic == self.changelog
     }
 
     /// Every topic Earshot reads or writes, with a ticket topic for each of `queues`.
@@ -99,6 +109,7 @@ impl Topics {
             self.unrouted.clone(),
             self.dlq.clone(),
             self.signals.clone(),
+            self.changelog.clone(),
         ];
         topics.extend(queues.iter().map(|q| self.tickets(q.as_ref())));
         topics

@@ -224,6 +224,7 @@ fn measure(
             &mut t.unrouted,
             &mut t.dlq,
             &mut t.signals,
+            &mut t.changelog,
             &mut t.tickets_prefix,
         ] {
             *topic = format!("{run}.{topic}");

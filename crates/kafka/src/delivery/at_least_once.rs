@@ -167,7 +167,18 @@ impl Delivery for AtLeastOnce {
 
     fn tick(&mut self, io: &Io<'_>, outputs: &mut Vec<Output>) -> Result<(), StageError> {
         let now = crate::health::now_ms() as i64;
+        // State writes of a tick (an expired conversation) follow the state writes of the
+        // records before them, so that the changelog keeps each key's changes in order.
+        let mut now_free = Vec::new();
         for output in outputs.drain(..) {
+            match output.partition.filter(|_| output.state) {
+                Some(partition) => {
+                    now_free.extend(self.tracker.hold_after(partition, vec![output]))
+                }
+                None => now_free.push(output),
+            }
+        }
+        for output in now_free {
             let pending = Pending {
                 topic: output.topic.clone(),
                 input: None,
@@ -175,6 +186,7 @@ impl Delivery for AtLeastOnce {
             };
             send(io.producer, output, pending, ("tick", now));
         }
+        self.release(io);
         Ok(())
     }
 
