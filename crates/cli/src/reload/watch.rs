@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use earshot_kafka::Shutdown;
+use notify::event::ModifyKind;
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tracing::{debug, info, warn};
 
@@ -94,6 +95,16 @@ pub fn relevant(changed: &Path, files: &[PathBuf]) -> bool {
     })
 }
 
+/// Whether an event of `kind` can change what a file holds. Opening and reading (ours, at
+/// each reload) and metadata (the access time a read updates) cannot: reacting to them would
+/// make each reload start the next.
+pub fn changes_content(kind: &EventKind) -> bool {
+    !matches!(
+        kind,
+        EventKind::Access(_) | EventKind::Modify(ModifyKind::Metadata(_))
+    )
+}
+
 /// The folders to watch for `files`.
 fn folders(files: &[PathBuf]) -> BTreeSet<PathBuf> {
     files.iter().filter_map(|f| folder_of(f)).collect()
@@ -122,17 +133,15 @@ impl Watching {
         let (triggers, received) = channel();
         let watcher = if settings.watch {
             let events = triggers.clone();
-            let watcher =
-                notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                    match event {
-                        // Opening and reading (ours, at each reload) changes nothing.
-                        Ok(e) if matches!(e.kind, EventKind::Access(_)) => {}
-                        Ok(e) => {
-                            let _ = events.send(Trigger::Changed(e.paths));
-                        }
-                        Err(e) => warn!(error = %e, "Watching the configuration files failed"),
+            let watcher = notify::recommended_watcher(
+                move |event: notify::Result<notify::Event>| match event {
+                    Ok(e) if !changes_content(&e.kind) => {}
+                    Ok(e) => {
+                        let _ = events.send(Trigger::Changed(e.paths));
                     }
-                });
+                    Err(e) => warn!(error = %e, "Watching the configuration files failed"),
+                },
+            );
             match watcher {
                 Ok(w) => Some(w),
                 Err(e) => {
@@ -301,6 +310,28 @@ mod tests {
         ];
         for path in no {
             assert!(!relevant(Path::new(path), &files), "{path}");
+        }
+    }
+
+    #[test]
+    fn writes_renames_and_removals_count_reads_and_metadata_do_not() {
+        use notify::event::{
+            AccessKind, CreateKind, DataChange, MetadataKind, RemoveKind, RenameMode,
+        };
+        for kind in [
+            EventKind::Create(CreateKind::Any),
+            EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)),
+            EventKind::Remove(RemoveKind::Any),
+            EventKind::Any,
+        ] {
+            assert!(changes_content(&kind), "{kind:?}");
+        }
+        for kind in [
+            EventKind::Access(AccessKind::Any),
+            EventKind::Modify(ModifyKind::Metadata(MetadataKind::AccessTime)),
+        ] {
+            assert!(!changes_content(&kind), "{kind:?}");
         }
     }
 
