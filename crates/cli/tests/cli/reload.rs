@@ -261,3 +261,75 @@ fn sighup_reloads_when_files_are_not_watched() {
     );
     daemon.stop();
 }
+
+/// Lays `files` out as kubelet does a ConfigMap volume: the data in a timestamped hidden
+/// folder, `..data` a symlink to it, each file a symlink through `..data`. Called again,
+/// swaps `..data` to a new folder the way kubelet's atomic writer updates a volume.
+fn configmap_volume(volume: &Path, stamp: &str, files: &[(&str, String)]) {
+    use std::os::unix::fs::symlink;
+    let data = volume.join(format!("..{stamp}"));
+    std::fs::create_dir_all(&data).unwrap();
+    for (name, text) in files {
+        std::fs::write(data.join(name), text).unwrap();
+    }
+    let old = std::fs::read_link(volume.join("..data")).ok();
+    symlink(format!("..{stamp}"), volume.join("..data_tmp")).unwrap();
+    std::fs::rename(volume.join("..data_tmp"), volume.join("..data")).unwrap();
+    for (name, _) in files {
+        let link = volume.join(name);
+        if std::fs::symlink_metadata(&link).is_err() {
+            symlink(Path::new("..data").join(name), link).unwrap();
+        }
+    }
+    if let Some(old) = old {
+        std::fs::remove_dir_all(volume.join(old)).unwrap();
+    }
+}
+
+#[test]
+fn a_configmap_volume_update_is_reloaded_and_the_version_is_earshot_checks() {
+    let _one = super::one_broker_test_at_a_time();
+    let broker = EmbeddedKafka::start(1).unwrap();
+    let dir = example_copy();
+    let volume = dir.path().join("rules");
+    std::fs::create_dir(&volume).unwrap();
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    let (route, rules) = (read("route.toml"), read("rules.toml"));
+    configmap_volume(
+        &volume,
+        "2026_11_30_10_00_00.1",
+        &[("route.toml", route.clone()), ("rules.toml", rules.clone())],
+    );
+    std::fs::write(
+        dir.path().join("earshot.toml"),
+        "[analyze]\nwatchlists = \"watchlists.toml\"\nlexicon = [\"lexicon.toml\"]\n\n[route]\nfiles = [\"rules/route.toml\", \"rules/rules.toml\"]\n",
+    )
+    .unwrap();
+    let daemon = Daemon::start(dir.path(), &broker, &[]);
+    let (first, _) = daemon.wait("/readyz to be 200 with versions", || daemon.versions());
+
+    // `earshot check` names the version the daemons report for the same files.
+    let check = earshot()
+        .args(["check", "--config"])
+        .arg(dir.path().join("earshot.toml"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stdout).into_owned()
+        + &String::from_utf8_lossy(&check.stderr);
+    assert!(said.contains(&format!("version {first}")), "{said}");
+
+    configmap_volume(
+        &volume,
+        "2026_11_30_10_05_00.2",
+        &[
+            ("route.toml", route),
+            ("rules.toml", format!("{rules}{NEW_RULE}")),
+        ],
+    );
+    daemon.wait_for_new_version(&first);
+    assert_eq!(
+        daemon.metric("earshot_config_reloads_total{result=\"ok\"}"),
+        Some(1.0)
+    );
+    daemon.stop();
+}
