@@ -17,7 +17,8 @@ use earshot_pipeline::{Metrics, RouteClock, Routing, Topics};
 use std::time::Duration;
 
 use earshot_route::{RouteOutput, Router, Shard, SpikeCounts, StateRecord};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -51,12 +52,30 @@ pub struct RouteProcessor {
     changelog: Option<Changelog>,
 }
 
+/// The changelog reader's client context: reaching the end of a partition is how a restore
+/// ends, not an error to log (librdkafka reports it as one).
+#[derive(Debug)]
+pub struct ReaderContext;
+
+impl ClientContext for ReaderContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() != Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF) {
+            warn!(error = %error, reason, "Changelog reader error");
+        }
+    }
+}
+
+impl ConsumerContext for ReaderContext {}
+
+/// Reads route's changelog to restore partitions.
+pub type ChangelogReader = BaseConsumer<ReaderContext>;
+
 /// Where route's state goes, and the reader that brings it back.
 struct Changelog {
     topic: String,
     /// Assigned the changelog partitions to restore, read from the beginning
     /// (read_committed, partition EOF on); never commits.
-    reader: BaseConsumer,
+    reader: ChangelogReader,
     scratch: Vec<StateRecord>,
 }
 
@@ -91,7 +110,7 @@ impl RouteProcessor {
 
     /// Keeps the router's state in the changelog `topic`, restored with `reader` (a consumer
     /// with `enable.partition.eof` and `isolation.level=read_committed`).
-    pub fn with_changelog(mut self, topic: String, reader: BaseConsumer) -> RouteProcessor {
+    pub fn with_changelog(mut self, topic: String, reader: ChangelogReader) -> RouteProcessor {
         self.routing.router_mut().track_state();
         self.changelog = Some(Changelog {
             topic,
