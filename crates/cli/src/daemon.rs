@@ -197,7 +197,9 @@ fn signals_consumer(kafka: &KafkaConfig) -> Result<(String, rdkafka::consumer::B
 
 /// The reader of route's changelog: assigned the partitions to restore, from the beginning,
 /// committed records only, telling when it reached the end; it belongs to no group.
-pub(crate) fn changelog_reader(kafka: &KafkaConfig) -> Result<rdkafka::consumer::BaseConsumer> {
+pub(crate) fn changelog_reader(
+    kafka: &KafkaConfig,
+) -> Result<crate::stages::route::ChangelogReader> {
     let mut config = earshot_kafka::client_config(kafka, &earshot_kafka::ClientRole::Consumer);
     config
         .set("group.id", format!("{}-changelog", kafka.groups.route))
@@ -206,7 +208,9 @@ pub(crate) fn changelog_reader(kafka: &KafkaConfig) -> Result<rdkafka::consumer:
         .set("enable.partition.eof", "true")
         .set("isolation.level", "read_committed")
         .set("auto.offset.reset", "earliest");
-    config.create().context("creating the changelog reader")
+    config
+        .create_with_context(crate::stages::route::ReaderContext)
+        .context("creating the changelog reader")
 }
 
 /// A replica's stable name for exactly-once `transactional.id`s: the host name (a pod name

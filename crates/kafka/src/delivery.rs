@@ -243,3 +243,210 @@ pub(crate) fn commit_stored(io: &Io<'_>, when: &str) -> bool {
         }
     }
 }
+
+/// The strategies on librdkafka's mock cluster, driven directly: what they send, hold back,
+/// keep and commit, record by record.
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc::channel;
+
+    use rdkafka::config::ClientConfig;
+    use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+    use rdkafka::producer::Producer;
+
+    use super::*;
+    use crate::embedded::EmbeddedKafka;
+    use crate::events::ProducerEvents;
+    use crate::health::Health;
+
+    const TOPIC: &str = "input";
+    const OUT: &str = "output";
+    const CHANGELOG: &str = "changelog";
+
+    struct Rig {
+        _broker: EmbeddedKafka,
+        consumer: StageConsumer,
+        producer: StageProducer,
+        acks: Receiver<Ack>,
+        settings: KafkaSettings,
+        metrics: Metrics,
+    }
+
+    impl Rig {
+        fn start(transactional: bool) -> Rig {
+            let broker = EmbeddedKafka::start(1).unwrap();
+            let settings = KafkaSettings {
+                brokers: broker.bootstrap_servers(),
+                partitions: 1,
+                ..KafkaSettings::default()
+            };
+            broker
+                .create_topics(&settings, &[TOPIC.into(), OUT.into(), CHANGELOG.into()])
+                .unwrap();
+            let (tx, acks) = channel();
+            let mut config = ClientConfig::new();
+            config.set("bootstrap.servers", &settings.brokers);
+            if transactional {
+                config.set("transactional.id", "delivery-test");
+            }
+            let producer: StageProducer =
+                config.create_with_context(ProducerEvents::new(tx)).unwrap();
+            if transactional {
+                producer.init_transactions(Duration::from_secs(10)).unwrap();
+            }
+            let (rebalances, _) = channel();
+            let consumer: StageConsumer = ClientConfig::new()
+                .set("bootstrap.servers", &settings.brokers)
+                .set("group.id", "delivery-test")
+                .create_with_context(crate::events::ConsumerEvents::new(
+                    rebalances,
+                    TOPIC.into(),
+                    "test",
+                    Health::new(),
+                    Metrics::unregistered(),
+                ))
+                .unwrap();
+            Rig {
+                _broker: broker,
+                consumer,
+                producer,
+                acks,
+                settings,
+                metrics: Metrics::unregistered(),
+            }
+        }
+
+        fn io(&self) -> Io<'_> {
+            Io {
+                consumer: &self.consumer,
+                producer: &self.producer,
+                acks: &self.acks,
+                topic: TOPIC,
+                dlq_topic: "dlq",
+                settings: &self.settings,
+                stage: "test",
+                metrics: &self.metrics,
+            }
+        }
+
+        /// Waits for `n` acknowledgements and hands them to `delivery`.
+        fn acknowledge(
+            &self,
+            delivery: &mut impl Delivery,
+            n: usize,
+        ) -> Vec<(String, Option<(i32, i64)>)> {
+            let mut report = StageReport::default();
+            let mut seen = Vec::new();
+            for _ in 0..n {
+                let ack = self
+                    .acks
+                    .recv_timeout(Duration::from_secs(10))
+                    .expect("an acknowledgement");
+                seen.push((ack.pending.topic.clone(), ack.pending.input));
+                delivery.acknowledged(&self.io(), ack, &mut report);
+            }
+            seen
+        }
+    }
+
+    fn taken(partition: i32, offset: i64) -> Taken {
+        Taken {
+            partition,
+            offset,
+            trace: format!("t{offset}"),
+            ingested_at: 0,
+            source: None,
+        }
+    }
+
+    fn output(n: i64) -> Output {
+        Output::new(OUT, Some(format!("k{n}")), vec![1], 1)
+    }
+
+    fn state(n: i64) -> Output {
+        Output::state(CHANGELOG, 0, format!("s{n}"), Some(vec![2]), 1)
+    }
+
+    #[test]
+    fn at_least_once_writes_state_after_the_other_outputs_and_stores_offsets_after_both() {
+        let rig = Rig::start(false);
+        let io = rig.io();
+        let mut d = AtLeastOnce::new();
+        d.taken(&io, taken(0, 10), &mut vec![output(10), state(10)])
+            .unwrap();
+        d.taken(&io, taken(0, 11), &mut vec![state(11)]).unwrap();
+        assert_eq!(d.waiting(), 2);
+        // A tick's state write goes behind the writes held before it.
+        d.tick(&io, &mut vec![state(99)]).unwrap();
+        let first = rig.acknowledge(&mut d, 1);
+        assert_eq!(
+            first,
+            [(OUT.to_string(), Some((0, 10)))],
+            "only the output goes first"
+        );
+        assert_eq!(d.tracker.committable(0), Some(10));
+        let rest = rig.acknowledge(&mut d, 3);
+        let topics: Vec<(&str, i64)> = rest
+            .iter()
+            .map(|(t, input)| (t.as_str(), input.map_or(-1, |i| i.1)))
+            .collect();
+        assert_eq!(
+            topics,
+            [(CHANGELOG, 10), (CHANGELOG, 11), (CHANGELOG, 11)],
+            "state writes in input order, the tick's last"
+        );
+        assert_eq!(
+            d.tracker.committable(0),
+            Some(12),
+            "stored once the state is written"
+        );
+        assert_eq!(d.waiting(), 0);
+    }
+
+    #[test]
+    fn exactly_once_keeps_a_transaction_and_its_positions_as_one_value() {
+        let rig = Rig::start(true);
+        let io = rig.io();
+        let mut d = ExactlyOnce::new();
+        d.taken(&io, taken(0, 5), &mut vec![output(5), state(5)])
+            .unwrap();
+        d.taken(&io, taken(0, 6), &mut vec![output(6)]).unwrap();
+        assert_eq!(d.waiting(), 2);
+        // The broker refuses an output of record 5 for good: the transaction is aborted and
+        // the partition goes back to where it began.
+        let ack = Ack {
+            pending: Box::new(Pending {
+                topic: OUT.into(),
+                input: Some((0, 5)),
+                source: None,
+            }),
+            error: Some(KafkaError::MessageProduction(
+                RDKafkaErrorCode::MessageSizeTooLarge,
+            )),
+        };
+        let mut report = StageReport::default();
+        d.acknowledged(&io, ack, &mut report);
+        let rewind = d.maintain(&io, &mut report).unwrap();
+        assert_eq!(rewind, Some(Rewind(vec![(0, 5)])));
+        assert!(
+            d.open.is_none(),
+            "the aborted transaction is gone, positions and all"
+        );
+        // The revoke-then-tick sequence of the old bug: a tick opens a new transaction,
+        // which holds no position of the aborted one.
+        d.tick(&io, &mut vec![output(99)]).unwrap();
+        let open = d.open.as_ref().expect("the tick opened a transaction");
+        assert!(open.positions.is_empty(), "{:?}", open.positions);
+        assert_eq!(d.waiting(), 0);
+        assert!(
+            d.refused_before(0, 5),
+            "record 5 goes to the dead-letter topic next time"
+        );
+        assert!(!d.refused_before(0, 6));
+        assert!(
+            d.revoke(&io, &[0], &mut report),
+            "the tick's transaction commits at revoke"
+        );
+        assert!(d.open.is_none());
+    }
+}

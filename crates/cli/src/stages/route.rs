@@ -17,7 +17,8 @@ use earshot_pipeline::{Metrics, RouteClock, Routing, Topics};
 use std::time::Duration;
 
 use earshot_route::{RouteOutput, Router, Shard, SpikeCounts, StateRecord};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -51,12 +52,30 @@ pub struct RouteProcessor {
     changelog: Option<Changelog>,
 }
 
+/// The changelog reader's client context: reaching the end of a partition is how a restore
+/// ends, not an error to log (librdkafka reports it as one).
+#[derive(Debug)]
+pub struct ReaderContext;
+
+impl ClientContext for ReaderContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() != Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF) {
+            warn!(error = %error, reason, "Changelog reader error");
+        }
+    }
+}
+
+impl ConsumerContext for ReaderContext {}
+
+/// Reads route's changelog to restore partitions.
+pub type ChangelogReader = BaseConsumer<ReaderContext>;
+
 /// Where route's state goes, and the reader that brings it back.
 struct Changelog {
     topic: String,
     /// Assigned the changelog partitions to restore, read from the beginning
     /// (read_committed, partition EOF on); never commits.
-    reader: BaseConsumer,
+    reader: ChangelogReader,
     scratch: Vec<StateRecord>,
 }
 
@@ -91,7 +110,7 @@ impl RouteProcessor {
 
     /// Keeps the router's state in the changelog `topic`, restored with `reader` (a consumer
     /// with `enable.partition.eof` and `isolation.level=read_committed`).
-    pub fn with_changelog(mut self, topic: String, reader: BaseConsumer) -> RouteProcessor {
+    pub fn with_changelog(mut self, topic: String, reader: ChangelogReader) -> RouteProcessor {
         self.routing.router_mut().track_state();
         self.changelog = Some(Changelog {
             topic,
@@ -335,17 +354,31 @@ impl Changelog {
     /// The latest value of every key of `partitions`, read from the beginning to the end
     /// (tombstones forget keys; compaction may not have run yet).
     fn read(&self, partitions: &[i32]) -> Result<HashMap<i32, HashMap<String, Vec<u8>>>, String> {
+        let mut latest: HashMap<i32, HashMap<String, Vec<u8>>> =
+            partitions.iter().map(|&p| (p, HashMap::new())).collect();
+        // An empty partition (a first start) needs no fetch: waiting for its end-of-partition
+        // event would cost a fetch round (half a second) for nothing.
+        let open: Vec<i32> = partitions
+            .iter()
+            .copied()
+            .filter(|&p| {
+                self.reader
+                    .fetch_watermarks(&self.topic, p, Duration::from_secs(10))
+                    .map_or(true, |(low, high)| high > low)
+            })
+            .collect();
+        if open.is_empty() {
+            return Ok(latest);
+        }
         let mut tpl = TopicPartitionList::new();
-        for &partition in partitions {
+        for &partition in &open {
             tpl.add_partition_offset(&self.topic, partition, Offset::Beginning)
                 .map_err(|e| e.to_string())?;
         }
         self.reader
             .assign(&tpl)
             .map_err(|e| format!("reading the changelog {}: {e}", self.topic))?;
-        let mut latest: HashMap<i32, HashMap<String, Vec<u8>>> =
-            partitions.iter().map(|&p| (p, HashMap::new())).collect();
-        let mut open: Vec<i32> = partitions.to_vec();
+        let mut open = open;
         let started = Instant::now();
         let result = loop {
             if open.is_empty() {

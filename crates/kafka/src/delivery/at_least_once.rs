@@ -27,7 +27,7 @@ const STORE_EVERY: Duration = Duration::from_millis(20);
 
 #[derive(Default)]
 pub(crate) struct AtLeastOnce {
-    tracker: OffsetTracker,
+    pub(super) tracker: OffsetTracker,
     /// The inputs of held-back state writes, to dead-letter them if a write is refused.
     held_sources: HashMap<(i32, i64), Arc<Source>>,
     last_store: Option<Instant>,

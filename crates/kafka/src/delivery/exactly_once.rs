@@ -32,7 +32,7 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 /// The input records of one transaction on one partition: from `first` (where a rewind
 /// goes back to) up to `next` (the offset committed with it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Span {
+pub(super) struct Span {
     first: i64,
     next: i64,
 }
@@ -43,7 +43,7 @@ pub(crate) struct Transaction {
     started: Instant,
     /// Input records in it.
     records: usize,
-    positions: BTreeMap<i32, Span>,
+    pub(super) positions: BTreeMap<i32, Span>,
     /// Inputs whose outputs the broker refused for good; it can only be aborted.
     refused: Vec<(i32, i64)>,
 }
@@ -120,7 +120,7 @@ impl Transaction {
 
 #[derive(Debug, Default)]
 pub(crate) struct ExactlyOnce {
-    open: Option<Transaction>,
+    pub(super) open: Option<Transaction>,
     /// Inputs whose outputs the broker refused for good, dead-lettered when they come again.
     refused: HashSet<(i32, i64)>,
     failure: Option<StageError>,
