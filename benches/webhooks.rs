@@ -18,7 +18,8 @@ use earshot_ingest::settings::{IngestSettings, LineSettings};
 use earshot_ingest::signature::{sign, Scheme};
 use earshot_ingest::webhook::{self, Webhooks};
 use earshot_ingest::{IngestMetrics, KafkaSink, Secret};
-use earshot_kafka::{EmbeddedKafka, Health, KafkaSettings, Shutdown};
+use earshot_kafka::{EmbeddedKafka, Health, Shutdown};
+use earshot_pipeline::KafkaConfig;
 
 const CONCURRENCY: usize = 32;
 const SECRET: &str = "bench-channel-secret";
@@ -33,11 +34,16 @@ fn body(n: u64) -> Vec<u8> {
 
 fn webhooks(c: &mut Criterion) {
     let broker = EmbeddedKafka::start(1).expect("mock cluster");
-    let kafka = KafkaSettings {
-        brokers: broker.bootstrap_servers(),
-        ..KafkaSettings::default()
+    let kafka = KafkaConfig {
+        client: earshot_kafka::KafkaSettings {
+            brokers: broker.bootstrap_servers(),
+            ..Default::default()
+        },
+        ..Default::default()
     };
-    broker.create_topics(&kafka, &[]).expect("topics");
+    broker
+        .create_topics(&kafka, &kafka.topics.all::<&str>(&[]))
+        .expect("topics");
     let ingest = IngestSettings {
         line: Some(LineSettings {
             channel_secret: Some(Secret::new(SECRET)),

@@ -184,8 +184,9 @@ fn prometheus_scrapes_earshot_run_and_every_panel_and_alert_query_works() {
     let queues = earshot::topics::route_queues(&settings).unwrap();
     let broker = EmbeddedKafka::start(1).expect("starting the embedded broker");
     let brokers = broker.bootstrap_servers();
-    let queue_refs: Vec<&str> = queues.iter().map(String::as_str).collect();
-    broker.create_topics(&settings.kafka, &queue_refs).unwrap();
+    broker
+        .create_topics(&settings.kafka, &settings.kafka.topics.all(&queues))
+        .unwrap();
 
     let admin = free_port();
     let mut command = Command::new(earshot_bin());
@@ -353,8 +354,23 @@ fn kubernetes_manifests_match_the_code() {
     let _serial = serial();
     Manifests::render(&kubectl, "deploy/k8s/base");
     let overlay = Manifests::render(&kubectl, "deploy/k8s/overlays/example");
-    let topics = kafka_topics(&Manifests::render(&kubectl, "deploy/k8s/topics"));
+    let topic_manifests = Manifests::render(&kubectl, "deploy/k8s/topics");
+    let topics = kafka_topics(&topic_manifests);
     let dir = temp_dir("k8s");
+    // Route's changelog: partition for partition with the scored topic, compacted.
+    let defaults = earshot_pipeline::Topics::default();
+    assert_eq!(
+        topics.get(&defaults.changelog),
+        topics.get(&defaults.scored),
+        "the changelog has as many partitions as the scored topic"
+    );
+    let changelog = topic_manifests
+        .named("KafkaTopic", &defaults.changelog)
+        .expect("a KafkaTopic for the changelog");
+    assert_eq!(
+        changelog["spec"]["config"]["cleanup.policy"], "compact",
+        "the changelog is compacted, never deleted by age"
+    );
 
     let broker = EmbeddedKafka::start(1).expect("starting the embedded broker");
     for (topic, partitions) in &topics {
@@ -478,6 +494,14 @@ fn compose_file_matches_the_code() {
         .collect();
     created.sort();
     assert_eq!(created, expected, "the topics compose creates");
+    let changelog = settings.kafka.topics.changelog.clone();
+    assert!(
+        script
+            .split("kafka-topics.sh")
+            .any(|command| command.contains(&format!("--topic {changelog} "))
+                && command.contains("--config cleanup.policy=compact")),
+        "compose creates {changelog} compacted"
+    );
 
     // Prometheus and Grafana find their files, and scrape / query what compose runs.
     let mounts = |service: &str| -> Vec<(PathBuf, String)> {

@@ -33,17 +33,22 @@ mod expect;
 mod harness;
 #[path = "pipeline/hostile.rs"]
 mod hostile;
+#[path = "pipeline/reload.rs"]
+mod reload;
 #[path = "pipeline/scenario.rs"]
 mod scenario;
+#[path = "pipeline/state.rs"]
+mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use earshot_kafka::{
-    DeliveryMode, Metrics, StageError, DLQ_ERROR_CODE_HEADER, DLQ_OFFSET_HEADER,
-    DLQ_PARTITION_HEADER, DLQ_REASON_HEADER, DLQ_STAGE_HEADER, DLQ_TOPIC_HEADER, TRACE_HEADER,
+    DeliveryMode, StageError, DLQ_ERROR_CODE_HEADER, DLQ_OFFSET_HEADER, DLQ_PARTITION_HEADER,
+    DLQ_REASON_HEADER, DLQ_STAGE_HEADER, DLQ_TOPIC_HEADER, TRACE_HEADER,
 };
 use earshot_model::Post;
+use earshot_pipeline::Metrics;
 use rdkafka::config::ClientConfig;
 use rdkafka::mocking::MockCoordinator;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};

@@ -13,8 +13,9 @@ use earshot_ingest::signature::{sign, Scheme};
 use earshot_ingest::stream::StreamContext;
 use earshot_ingest::webhook::{self, Webhooks};
 use earshot_ingest::{IngestMetrics, KafkaSink, Secret};
-use earshot_kafka::{Health, KafkaSettings, Shutdown};
+use earshot_kafka::{Health, Shutdown};
 use earshot_model::Post;
+use earshot_pipeline::KafkaConfig;
 use tokio::runtime::Runtime;
 
 use crate::harness::{Collector, Fixture, Record};
@@ -67,7 +68,7 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn start(rt: &Runtime, kafka: &KafkaSettings, ingest: &IngestSettings) -> Server {
+    pub fn start(rt: &Runtime, kafka: &KafkaConfig, ingest: &IngestSettings) -> Server {
         let hooks = Webhooks::from_settings(ingest, |p| p.to_path_buf()).expect("webhook settings");
         let metrics = IngestMetrics::unregistered();
         let health = Health::new();
@@ -198,7 +199,7 @@ impl Platform {
 }
 
 /// A stream context publishing through a new sink to the fixture's broker.
-pub fn stream_context(kafka: &KafkaSettings) -> StreamContext {
+pub fn stream_context(kafka: &KafkaConfig) -> StreamContext {
     let metrics = IngestMetrics::unregistered();
     let health = Health::new();
     let sink = KafkaSink::new(kafka, 100_000, metrics.clone(), health.clone()).expect("sink");

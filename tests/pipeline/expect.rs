@@ -1,20 +1,20 @@
 //! What the pipeline must produce, computed offline with the same analyzer and router, and
 //! comparisons of that with what the pipeline produced.
 //!
-//! The offline run mirrors the route stage on the event clock: only posts analyze passes on
-//! reach the router, in order, and the clock is the latest `created_at` seen. `earshot
-//! triage` also ticks the router on dropped posts; ticks only move the router's clock, which
-//! the next routed post moves as far anyway, so both give the same tickets. With one
-//! partition per topic the pipeline sees the posts in file order and must reproduce this
-//! exactly.
+//! The offline run is the pipeline core the stages and `earshot triage` use
+//! ([`earshot_pipeline::Pipeline`]): only posts analyze passes on reach the router, in
+//! order, on the event clock. With one partition per topic the pipeline sees the posts in
+//! file order and must reproduce this exactly.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 
-use chrono::{DateTime, Utc};
-use earshot_analyze::{is_relevant, Analyzer, Scratch};
-use earshot_model::{Post, ScoredPost};
-use earshot_route::{RouteOutput, Router};
+use std::sync::Arc;
+
+use earshot_analyze::Analyzer;
+use earshot_model::Post;
+use earshot_pipeline::{Pipeline, Pushed};
+use earshot_route::{RouteConfig, RouteOutput, Router};
 
 use crate::harness::Record;
 
@@ -81,30 +81,46 @@ pub struct Expected {
 }
 
 impl Expected {
-    pub fn compute(analyzer: &Analyzer, mut router: Router, lines: &[Vec<u8>]) -> Expected {
+    pub fn compute(analyzer: &Arc<Analyzer>, router: Router, lines: &[Vec<u8>]) -> Expected {
         let mut expected = Expected::default();
-        let mut scratch = Scratch::new();
-        let mut clock: Option<DateTime<Utc>> = None;
+        let mut pipeline = Pipeline::new(analyzer.clone(), router);
+        expected.push(&mut pipeline, lines);
+        expected
+    }
+
+    /// What the pipeline makes of `before`, then of `after` once a reload swapped
+    /// `analyzer` and `route` in between them.
+    pub fn compute_reloaded(
+        first: (&Arc<Analyzer>, Router),
+        before: &[Vec<u8>],
+        then: (&Arc<Analyzer>, RouteConfig),
+        after: &[Vec<u8>],
+    ) -> Expected {
+        let mut expected = Expected::default();
+        let mut pipeline = Pipeline::new(first.0.clone(), first.1);
+        expected.push(&mut pipeline, before);
+        pipeline.reconfigure(then.0.clone(), then.1);
+        expected.push(&mut pipeline, after);
+        expected
+    }
+
+    fn push(&mut self, pipeline: &mut Pipeline, lines: &[Vec<u8>]) {
+        let expected = self;
+        let mut outputs = Vec::new();
         for line in lines {
             let Ok(post) = Post::from_json(line) else {
                 continue;
             };
             expected.posts += 1;
-            let analysis = analyzer.analyze_with(&post, &mut scratch);
-            if !is_relevant(&post, &analysis) {
-                expected.discarded += 1;
-                continue;
+            let id = post.id.clone();
+            match pipeline.push(post, &mut outputs) {
+                Pushed::Discarded => expected.discarded += 1,
+                Pushed::Routed => expected.relevant.push(id),
             }
-            expected.relevant.push(post.id.clone());
-            // The route stage's event clock; every sample post has a `created_at`.
-            let stamp = post.created_at.expect("sample posts have created_at");
-            let now = clock.map_or(stamp, |c| c.max(stamp));
-            clock = Some(now);
-            for output in router.route(&ScoredPost { post, analysis }, now) {
-                expected.routed.push(Routed::of(&output));
-            }
+            expected
+                .routed
+                .extend(outputs.drain(..).map(|o| Routed::of(&o)));
         }
-        expected
     }
 
     pub fn relevant_set(&self) -> BTreeSet<String> {

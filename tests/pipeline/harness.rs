@@ -3,20 +3,22 @@
 //! with the progress they saw instead of hanging.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use earshot::daemon::{spawn_analyze, spawn_route, RunningStage};
+use earshot::reload::Updates;
 use earshot::settings::{RouteClock, Settings};
 use earshot::stages::analyze::AnalyzeProcessor;
 use earshot::stages::ingest::Publisher;
 use earshot_analyze::Analyzer;
 use earshot_kafka::{
-    run_stage, EmbeddedKafka, Health, Metrics, Processor, Shutdown, StageError, StageReport,
-    StageSpec,
+    run_stage, EmbeddedKafka, Health, Processor, Shutdown, StageError, StageReport, StageSpec,
 };
+use earshot_pipeline::Metrics;
 use earshot_route::Router;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -84,12 +86,23 @@ impl Fixture {
 
     /// Like [`Fixture::start`], with a chance to change the settings before topics are made.
     pub fn start_with(brokers: i32, partitions: i32, tune: impl FnOnce(&mut Settings)) -> Fixture {
+        let config = earshot_e2e::repo_root().join("examples/earshot.toml");
+        Fixture::start_from(&config, brokers, partitions, tune)
+    }
+
+    /// Like [`Fixture::start_with`], with the configuration `config` (a copy of the example
+    /// that a test edits).
+    pub fn start_from(
+        config: &Path,
+        brokers: i32,
+        partitions: i32,
+        tune: impl FnOnce(&mut Settings),
+    ) -> Fixture {
         let serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
         if std::env::var_os("RUST_LOG").is_some() {
             earshot::daemon::init_logging(&earshot::settings::LogSettings::default());
         }
-        let config = earshot_e2e::repo_root().join("examples/earshot.toml");
-        let mut settings = Settings::load(Some(&config)).expect("loading examples/earshot.toml");
+        let mut settings = Settings::load(Some(config)).expect("loading the configuration");
         let broker = EmbeddedKafka::start(brokers).expect("starting the mock cluster");
         settings.kafka.brokers = broker.bootstrap_servers();
         settings.kafka.partitions = partitions;
@@ -108,9 +121,8 @@ impl Fixture {
         let analyzer = Arc::new(settings.analyzer().expect("building the analyzer"));
         let router = settings.router(&analyzer).expect("building the router");
         let queues = router.config().queue_ids();
-        let queue_refs: Vec<&str> = queues.iter().map(String::as_str).collect();
         broker
-            .create_topics(&settings.kafka, &queue_refs)
+            .create_topics(&settings.kafka, &settings.kafka.topics.all(&queues))
             .expect("creating topics");
         Fixture {
             settings,
@@ -135,7 +147,7 @@ impl Fixture {
         Expected::compute(&self.analyzer, self.router(), lines)
     }
 
-    pub fn topics(&self) -> &earshot_kafka::Topics {
+    pub fn topics(&self) -> &earshot_pipeline::Topics {
         &self.settings.kafka.topics
     }
 
@@ -160,18 +172,30 @@ impl Fixture {
 
     /// The analyze stage as `earshot analyze` starts it.
     pub fn spawn_analyze(&self) -> Stage {
+        self.spawn_analyze_following(None)
+    }
+
+    /// The analyze stage, swapping in the sets `updates` hands it when given.
+    pub fn spawn_analyze_following(&self, updates: Option<Updates>) -> Stage {
         Stage::Daemon(spawn_analyze(
             &self.settings.kafka,
             self.settings.limits,
             self.analyzer.clone(),
             &self.metrics,
             &self.shutdown,
+            updates,
         ))
     }
 
     /// The route stage on the event clock (each post's `created_at`), as `earshot demo`
     /// starts it.
     pub fn spawn_route(&self) -> Stage {
+        self.spawn_route_following(None)
+    }
+
+    /// The route stage on the event clock, swapping in the sets `updates` hands it when
+    /// given.
+    pub fn spawn_route_following(&self, updates: Option<Updates>) -> Stage {
         Stage::Daemon(spawn_route(
             &self.settings.kafka,
             self.settings.limits,
@@ -179,6 +203,7 @@ impl Fixture {
             RouteClock::Event,
             &self.metrics,
             &self.shutdown,
+            updates,
         ))
     }
 
@@ -212,6 +237,7 @@ impl Fixture {
             input_topic,
             group_id,
             instance_id: Some(instance.to_string()),
+            dlq_topic: kafka.topics.dlq.clone(),
         };
         let health = Health::new();
         let (metrics, shutdown, stage_health) = (metrics.clone(), shutdown.clone(), health.clone());
@@ -356,6 +382,14 @@ impl Stage {
         match self {
             Stage::Daemon(s) => &s.health,
             Stage::Thread { health, .. } => health,
+        }
+    }
+
+    /// The configuration version the stage processes with, when it follows reloads.
+    pub fn config_version(&self) -> Option<String> {
+        match self {
+            Stage::Daemon(s) => s.in_force.as_ref().map(|v| v.version()),
+            Stage::Thread { .. } => None,
         }
     }
 

@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use earshot_kafka::{Input, Metrics, Output, Processor, Reject, Shutdown};
+use earshot_kafka::{Input, Output, Processor, Reject, Shutdown};
+use earshot_pipeline::Metrics;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
 use crate::expect::{

@@ -15,12 +15,14 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router as Http;
 use earshot_analyze::Analyzer;
-use earshot_kafka::{
-    run_stage, Health, KafkaSettings, Metrics, Shutdown, StageError, StageReport, StageSpec,
-};
+use earshot_kafka::{run_stage, Health, Shutdown, StageError, StageReport, StageSpec};
+use earshot_pipeline::{KafkaConfig, Metrics};
 use prometheus::{Encoder, IntGaugeVec, Opts, Registry, TextEncoder};
 use tracing::{info, warn};
 
+use crate::reload::swap::{InForce, Reconfigure, Reloading};
+use crate::reload::watch::Trigger;
+use crate::reload::Updates;
 use crate::settings::{LogFormat, LogSettings};
 use crate::stages::analyze::AnalyzeProcessor;
 use crate::stages::route::RouteProcessor;
@@ -46,6 +48,8 @@ pub fn init_logging(settings: &LogSettings) {
 pub struct RunningStage {
     pub name: &'static str,
     pub health: Arc<Health>,
+    /// The configuration version the stage processes with, when it follows reloads.
+    pub in_force: Option<InForce>,
     thread: JoinHandle<Result<StageReport, StageError>>,
 }
 
@@ -67,43 +71,36 @@ impl RunningStage {
 }
 
 pub fn spawn_analyze(
-    kafka: &KafkaSettings,
+    kafka: &KafkaConfig,
     limits: earshot_model::PostLimits,
     analyzer: Arc<Analyzer>,
     metrics: &Metrics,
     shutdown: &Shutdown,
+    updates: Option<Updates>,
 ) -> RunningStage {
-    let spec = StageSpec {
-        name: "analyze",
-        input_topic: kafka.topics.raw.clone(),
-        group_id: kafka.groups.analyze.clone(),
-        instance_id: Some(instance_id()),
-    };
+    let spec = kafka.analyze_stage(Some(instance_id()));
     let processor = AnalyzeProcessor::new(analyzer, kafka.topics.scored.clone(), metrics)
         .with_limits(limits, kafka.max_message_bytes);
-    spawn(
+    spawn_following(
         spec,
         kafka.clone(),
         processor,
         metrics.clone(),
         shutdown.clone(),
+        updates,
     )
 }
 
 pub fn spawn_route(
-    kafka: &KafkaSettings,
+    kafka: &KafkaConfig,
     limits: earshot_model::PostLimits,
     router: earshot_route::Router,
     clock: crate::settings::RouteClock,
     metrics: &Metrics,
     shutdown: &Shutdown,
+    updates: Option<Updates>,
 ) -> RunningStage {
-    let spec = StageSpec {
-        name: "route",
-        input_topic: kafka.topics.scored.clone(),
-        group_id: kafka.groups.route.clone(),
-        instance_id: Some(instance_id()),
-    };
+    let spec = kafka.route_stage(Some(instance_id()));
     let mut processor = RouteProcessor::new(router, kafka.topics.clone(), metrics.clone())
         .with_clock(clock)
         .with_limits(limits);
@@ -111,18 +108,47 @@ pub fn spawn_route(
         Ok((replica, consumer)) => processor = processor.with_signals(replica, consumer),
         Err(e) => warn!(error = %e, "Spike counts will not be exchanged with other route replicas"),
     }
-    spawn(
+    match changelog_reader(kafka) {
+        Ok(reader) => {
+            processor = processor.with_changelog(kafka.topics.changelog.clone(), reader);
+        }
+        Err(e) => warn!(error = %format!("{e:#}"), "Route state will not be kept in Kafka"),
+    }
+    spawn_following(
         spec,
         kafka.clone(),
         processor,
         metrics.clone(),
         shutdown.clone(),
+        updates,
     )
+}
+
+/// Spawns the stage; with `updates`, its processor swaps each reloaded set in between two
+/// records.
+fn spawn_following<P: earshot_kafka::Processor + Reconfigure + 'static>(
+    spec: StageSpec,
+    kafka: KafkaConfig,
+    processor: P,
+    metrics: Metrics,
+    shutdown: Shutdown,
+    updates: Option<Updates>,
+) -> RunningStage {
+    match updates {
+        None => spawn(spec, kafka, processor, metrics, shutdown),
+        Some(updates) => {
+            let processor = Reloading::new(spec.name, processor, updates);
+            let in_force = processor.in_force();
+            let mut stage = spawn(spec, kafka, processor, metrics, shutdown);
+            stage.in_force = Some(in_force);
+            stage
+        }
+    }
 }
 
 fn spawn<P: earshot_kafka::Processor + 'static>(
     spec: StageSpec,
-    kafka: KafkaSettings,
+    kafka: KafkaConfig,
     processor: P,
     metrics: Metrics,
     shutdown: Shutdown,
@@ -137,13 +163,14 @@ fn spawn<P: earshot_kafka::Processor + 'static>(
     RunningStage {
         name,
         health,
+        in_force: None,
         thread,
     }
 }
 
 /// A consumer of the signals topic for this replica: a group of its own (every replica reads
 /// every replica's counts), from the earliest record (merging is idempotent).
-fn signals_consumer(kafka: &KafkaSettings) -> Result<(String, rdkafka::consumer::BaseConsumer)> {
+fn signals_consumer(kafka: &KafkaConfig) -> Result<(String, rdkafka::consumer::BaseConsumer)> {
     use rdkafka::consumer::Consumer;
     static REPLICAS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let replica = format!(
@@ -166,6 +193,24 @@ fn signals_consumer(kafka: &KafkaSettings) -> Result<(String, rdkafka::consumer:
         .subscribe(&[&kafka.topics.signals])
         .context("subscribing to the signals topic")?;
     Ok((replica, consumer))
+}
+
+/// The reader of route's changelog: assigned the partitions to restore, from the beginning,
+/// committed records only, telling when it reached the end; it belongs to no group.
+pub(crate) fn changelog_reader(
+    kafka: &KafkaConfig,
+) -> Result<crate::stages::route::ChangelogReader> {
+    let mut config = earshot_kafka::client_config(kafka, &earshot_kafka::ClientRole::Consumer);
+    config
+        .set("group.id", format!("{}-changelog", kafka.groups.route))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "true")
+        .set("isolation.level", "read_committed")
+        .set("auto.offset.reset", "earliest");
+    config
+        .create_with_context(crate::stages::route::ReaderContext)
+        .context("creating the changelog reader")
 }
 
 /// A replica's stable name for exactly-once `transactional.id`s: the host name (a pod name
@@ -192,16 +237,20 @@ struct AdminState {
     /// Outputs waiting this long with no acknowledgement make a stage not live.
     live_stall: Duration,
     healths: Vec<(&'static str, Arc<Health>)>,
+    /// The configuration version each stage that follows reloads processes with.
+    versions: Vec<(&'static str, InForce)>,
     ready: IntGaugeVec,
 }
 
 /// Serves `/metrics`, `/livez` and `/readyz` on `listen` until the runtime stops. Registers
-/// `earshot_stage_ready{stage}` on `registry`: what `/readyz` says, for alerts.
+/// `earshot_stage_ready{stage}` on `registry`: what `/readyz` says, for alerts. `/readyz`
+/// also names the configuration version each stage of `versions` processes with.
 pub async fn serve_admin(
     listen: &str,
     live_stall: Duration,
     registry: Registry,
     healths: Vec<(&'static str, Arc<Health>)>,
+    versions: Vec<(&'static str, InForce)>,
 ) -> Result<SocketAddr> {
     let ready = IntGaugeVec::new(
         Opts::new(
@@ -223,6 +272,7 @@ pub async fn serve_admin(
             registry,
             live_stall,
             healths,
+            versions,
             ready,
         });
     tokio::spawn(async move {
@@ -283,19 +333,29 @@ async fn livez(State(state): State<AdminState>) -> (StatusCode, String) {
 }
 
 /// 200 when every stage has partitions to work on, a broker connection, and is not shutting
-/// down; else 503 with the reason per stage (`analyze: no partitions assigned`).
+/// down; else 503 with the reason per stage (`analyze: no partitions assigned`). Either way,
+/// a line per stage that follows reloads with the configuration version it processes with
+/// (`analyze: config sha256:…`).
 async fn readyz(State(state): State<AdminState>) -> (StatusCode, String) {
     let not_ready: Vec<String> = state
         .healths
         .iter()
         .filter_map(|(stage, h)| h.not_ready_because().map(|why| format!("{stage}: {why}\n")))
         .collect();
+    let versions: String = state
+        .versions
+        .iter()
+        .map(|(stage, v)| format!("{stage}: config {}\n", v.version()))
+        .collect();
     if state.healths.is_empty() {
         (StatusCode::SERVICE_UNAVAILABLE, "no stage runs\n".into())
     } else if not_ready.is_empty() {
-        (StatusCode::OK, "ready\n".into())
+        (StatusCode::OK, format!("ready\n{versions}"))
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, not_ready.concat())
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{}{versions}", not_ready.concat()),
+        )
     }
 }
 
@@ -316,4 +376,20 @@ pub async fn watch_signals(shutdown: Shutdown) {
     tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
     warn!("Second signal: exiting without draining");
     std::process::exit(130);
+}
+
+/// Hands each SIGHUP to the reloader. Installed by the daemons that reload (analyze, route,
+/// run); without it SIGHUP would end the process.
+pub async fn watch_hangups(triggers: std::sync::mpsc::Sender<Trigger>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        warn!("Could not install the SIGHUP handler: reload by changing a file");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        info!("SIGHUP: reloading the configuration");
+        if triggers.send(Trigger::Signal).is_err() {
+            return;
+        }
+    }
 }

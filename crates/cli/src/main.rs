@@ -190,6 +190,24 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Route's changelog for many open conversations: its size, and how long a restore
+    /// takes in memory and (with --brokers) read from Kafka.
+    State {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// A broker to measure the restore from Kafka on; in memory only when absent.
+        #[arg(long)]
+        brokers: Option<String>,
+        /// Open conversations.
+        #[arg(long, default_value_t = 1_000_000)]
+        conversations: usize,
+        /// Posts per conversation (the first opens its ticket, the others fold into it).
+        #[arg(long, default_value_t = 3)]
+        posts: usize,
+        /// One JSON line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -280,6 +298,22 @@ fn main() -> ExitCode {
             copies,
             rate,
             Duration::from_secs(timeout),
+            json,
+        ),
+        Command::Bench {
+            what:
+                BenchCommand::State {
+                    config,
+                    brokers,
+                    conversations,
+                    posts,
+                    json,
+                },
+        } => commands::bench_state::run(
+            config.as_deref(),
+            brokers.as_deref(),
+            conversations,
+            posts,
             json,
         ),
         Command::Check { config } => commands::check::run(config.as_deref()),

@@ -4,12 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use anyhow::{bail, Context, Result};
-use earshot_analyze::learned::Model;
-use earshot_analyze::{Analyzer, Lexicon, Problem, SentimentParams, SignalParams, Watchlists};
+use earshot_analyze::{Analyzer, Problem, SentimentParams, SignalParams};
 use serde::Deserialize;
 
-use crate::validate::read_config_file;
+pub use crate::config_set::render_problems;
+use crate::config_set::{ConfigSet, Need};
 
 /// The whole file. Unknown sections and keys are refused (a misspelt `[kafak]` or
 /// `EARSHOT__ADMN__LISTEN` would otherwise be ignored without a word); [`crate::validate`]
@@ -19,10 +21,12 @@ use crate::validate::read_config_file;
 pub struct Settings {
     pub analyze: AnalyzeSettings,
     pub route: RouteSettings,
-    pub kafka: earshot_kafka::KafkaSettings,
+    pub kafka: earshot_pipeline::KafkaConfig,
     /// Webhook server and stream clients (`earshot ingest serve`, `earshot ingest stream`).
     pub ingest: earshot_ingest::IngestSettings,
     pub admin: AdminSettings,
+    /// Hot reload of watchlists, lexicons, model and route files (SIGHUP, file changes).
+    pub reload: ReloadSettings,
     pub log: LogSettings,
     /// How large a post may be, everywhere posts are read.
     pub limits: earshot_model::PostLimits,
@@ -103,13 +107,7 @@ pub struct RouteSettings {
     pub clock: RouteClock,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RouteClock {
-    #[default]
-    Wall,
-    Event,
-}
+pub use earshot_pipeline::RouteClock;
 
 /// The admin HTTP server: `/metrics`, `/livez`, `/readyz`.
 #[derive(Debug, Deserialize)]
@@ -127,6 +125,28 @@ impl Default for AdminSettings {
         AdminSettings {
             listen: "127.0.0.1:9464".into(),
             live_stall_seconds: 60,
+        }
+    }
+}
+
+/// Hot reload: the daemons (`analyze`, `route`, `run`) reload the files the configuration
+/// names on SIGHUP and, with `watch`, when one of them changes (see docs/operations.md).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReloadSettings {
+    /// Watch the files (and the folders they are in, for Kubernetes ConfigMap volumes) and
+    /// reload when they change. SIGHUP reloads either way.
+    pub watch: bool,
+    /// How long the files must be quiet before a change is reloaded, so that an editor's or
+    /// kubelet's several writes make one reload.
+    pub debounce_ms: u64,
+}
+
+impl Default for ReloadSettings {
+    fn default() -> Self {
+        ReloadSettings {
+            watch: true,
+            debounce_ms: 500,
         }
     }
 }
@@ -218,171 +238,33 @@ impl Settings {
         }
     }
 
-    /// Loads the lexicon and watchlists the settings name, collecting every problem.
-    pub fn load_analyze_inputs(&self) -> (Lexicon, Watchlists, Vec<Problem>) {
-        let mut problems = Vec::new();
-        let mut lexicon = if self.analyze.no_builtin_lexicon {
-            Lexicon::empty()
-        } else {
-            Lexicon::builtin()
-        };
-        for file in &self.analyze.lexicon {
-            let path = self.resolve(file);
-            match read_config_file(&path) {
-                Ok(source) => {
-                    if let Err(mut p) = lexicon.load_user_file(&path.display().to_string(), &source)
-                    {
-                        problems.append(&mut p);
-                    }
-                }
-                Err(why) => problems.push(Problem::new(&path.display().to_string(), (0, 0), why)),
-            }
-        }
-        let watchlists = match &self.analyze.watchlists {
-            None => Watchlists::empty(),
-            Some(file) => {
-                let path = self.resolve(file);
-                match read_config_file(&path) {
-                    Ok(source) => match Watchlists::parse(&path.display().to_string(), &source) {
-                        Ok(w) => w,
-                        Err(mut p) => {
-                            problems.append(&mut p);
-                            Watchlists::empty()
-                        }
-                    },
-                    Err(why) => {
-                        problems.push(Problem::new(&path.display().to_string(), (0, 0), why));
-                        Watchlists::empty()
-                    }
-                }
-            }
-        };
-        (lexicon, watchlists, problems)
-    }
-
-    /// Builds the analyzer, or fails listing every problem.
+    /// Builds the analyzer, or fails listing every problem of the files it needs.
     pub fn analyzer(&self) -> Result<Analyzer> {
-        let (lexicon, watchlists, mut problems) = self.load_analyze_inputs();
-        let model = self.load_model().unwrap_or_else(|p| {
-            problems.push(p);
-            None
-        });
-        if !problems.is_empty() {
-            bail!("{}", render_problems(&problems));
-        }
-        let analyzer = Analyzer::with_params(
-            &lexicon,
-            watchlists,
-            self.analyze.sentiment,
-            self.analyze.signals,
-        )?
-        .with_explained_features(self.analyze.explain_features);
-        Ok(match model {
-            Some(model) => analyzer.with_model(model),
-            None => analyzer,
-        })
-    }
-
-    /// The model `[analyze] model` names: the built-in one, none, or a file.
-    pub fn load_model(&self) -> std::result::Result<Option<Model>, Problem> {
-        match &self.analyze.model {
-            ModelChoice::None => Ok(None),
-            ModelChoice::Builtin => Model::builtin()
-                .map(Some)
-                .map_err(|e| Problem::new("built-in model", (0, 0), e.to_string())),
-            ModelChoice::File(file) => {
-                let path = self.resolve(file);
-                load_model_file(&path).map(Some)
-            }
-        }
-    }
-}
-
-/// The route files named by the settings, read; a file that cannot be read is a problem.
-#[derive(Debug)]
-pub struct RouteFiles {
-    pub names: Vec<String>,
-    pub texts: Vec<String>,
-}
-
-impl RouteFiles {
-    pub fn as_config_files(&self) -> Vec<earshot_route::ConfigFile<'_>> {
-        self.names
-            .iter()
-            .zip(&self.texts)
-            .map(|(name, text)| earshot_route::ConfigFile { name, text })
-            .collect()
-    }
-}
-
-impl Settings {
-    pub fn read_route_files(&self) -> (RouteFiles, Vec<Problem>) {
-        let mut files = RouteFiles {
-            names: Vec::new(),
-            texts: Vec::new(),
-        };
-        let mut problems = Vec::new();
-        for file in &self.route.files {
-            let path = self.resolve(file);
-            let name = path.display().to_string();
-            match read_config_file(&path) {
-                Ok(text) => {
-                    files.names.push(name);
-                    files.texts.push(text);
-                }
-                Err(why) => problems.push(Problem::new(&name, (0, 0), why)),
-            }
-        }
-        (files, problems)
+        let set = ConfigSet::load(self, Need::Analyzer)?;
+        Ok(Arc::into_inner(set.analyzer).expect("a set just loaded owns its analyzer"))
     }
 
     /// Builds the router for the analyzer's watchlists, or fails listing every problem.
     /// Warnings (a shadowed rule, a queue without an SLA target) go to stderr.
     pub fn router(&self, analyzer: &Analyzer) -> Result<earshot_route::Router> {
-        let (files, problems) = self.read_route_files();
-        if !problems.is_empty() {
-            bail!("{}", render_problems(&problems));
-        }
-        if files.names.is_empty() {
+        let Some((config, warnings)) = crate::config_set::route_config(self, Some(analyzer))?
+        else {
             bail!("no route configuration: set [route] files = [\"rules.toml\", …] in the configuration");
+        };
+        if !warnings.is_empty() {
+            crate::output::note(format_args!("{}", render_warnings(&warnings)))?;
         }
-        let known: Vec<&str> = analyzer.watchlists().ids().collect();
-        match earshot_route::Router::from_files(&files.as_config_files(), Some(&known)) {
-            Ok((router, warnings)) => {
-                if !warnings.is_empty() {
-                    crate::output::note(format_args!("{warnings}"))?;
-                }
-                Ok(router)
-            }
-            Err(diagnostics) => bail!("problems in the route configuration:\n{diagnostics}"),
-        }
+        Ok(earshot_route::Router::new(config))
     }
 }
 
-/// Reads a model file; a problem names the file and what is wrong with it.
-pub fn load_model_file(path: &Path) -> std::result::Result<Model, Problem> {
-    let name = path.display().to_string();
-    let bytes = read_regular_file(path).map_err(|e| Problem::new(&name, (0, 0), e))?;
-    earshot_analyze::learned::from_bytes(&bytes)
-        .map_err(|e| Problem::new(&name, (0, 0), e.to_string()))
-}
-
-/// Reads a file, refusing what is not a regular file (a FIFO would block for ever).
-fn read_regular_file(path: &Path) -> std::result::Result<Vec<u8>, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
-    if !meta.is_file() {
-        return Err("cannot read: not a regular file".into());
-    }
-    std::fs::read(path).map_err(|e| format!("cannot read: {e}"))
-}
-
-pub fn render_problems(problems: &[Problem]) -> String {
-    let mut out = format!("{} problem(s) in the configuration:", problems.len());
-    for p in problems {
-        out.push_str("\n  ");
-        out.push_str(&crate::validate::clip(&p.to_string()));
-    }
-    out
+/// Warnings, one a line.
+pub fn render_warnings(warnings: &[Problem]) -> String {
+    warnings
+        .iter()
+        .map(|w| w.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Loads settings and builds the analyzer in one step, for commands that only analyse.

@@ -1,8 +1,9 @@
 //! Creating Earshot's topics on a real broker at start-up, when `[kafka] create_topics = true`:
 //! the raw, scored, incidents, unrouted and dead-letter topics, and `<tickets_prefix><queue>`
 //! for every queue of the route configuration, each with `[kafka] partitions` partitions and
-//! `replication_factor` replicas. Topics that already exist are left as they are (their
-//! partition counts are not changed).
+//! `replication_factor` replicas; route's changelog is compacted (`cleanup.policy=compact`),
+//! and has as many partitions as the scored topic since both use `partitions`. Topics that
+//! already exist are left as they are (their partition counts are not changed).
 //!
 //! Production clusters usually create topics ahead of time (see `deploy/compose.yaml`);
 //! this is for development brokers, tests and first runs.
@@ -10,7 +11,8 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use earshot_kafka::{client_config, ClientRole, KafkaSettings};
+use earshot_kafka::{client_config, ClientRole};
+use earshot_pipeline::KafkaConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
@@ -38,33 +40,28 @@ pub fn ensure(settings: &Settings) -> Result<()> {
 
 /// The queue ids of the route configuration the settings name (none without one).
 pub fn route_queues(settings: &Settings) -> Result<Vec<String>> {
-    let (files, problems) = settings.read_route_files();
-    if !problems.is_empty() {
-        bail!("{}", crate::settings::render_problems(&problems));
-    }
-    if files.names.is_empty() {
-        return Ok(Vec::new());
-    }
-    match earshot_route::RouteConfig::load(&files.as_config_files(), None) {
-        Ok(loaded) => Ok(loaded.config.queue_ids()),
-        Err(diagnostics) => bail!("problems in the route configuration:\n{diagnostics}"),
-    }
+    let config = crate::config_set::route_config(settings, None)?;
+    Ok(config.map_or_else(Vec::new, |(config, _)| config.queue_ids()))
 }
 
 /// Creates `topics` (existing ones are fine) and waits until the broker's metadata lists
 /// them all.
-pub fn create(kafka: &KafkaSettings, topics: &[String]) -> Result<()> {
+pub fn create(kafka: &KafkaConfig, topics: &[String]) -> Result<()> {
     let admin: AdminClient<DefaultClientContext> = client_config(kafka, &ClientRole::Admin)
         .create()
         .context("creating a Kafka admin client")?;
     let new_topics: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|name| {
-            NewTopic::new(
+            let topic = NewTopic::new(
                 name,
                 kafka.partitions.max(1),
                 TopicReplication::Fixed(kafka.replication_factor.max(1)),
-            )
+            );
+            match kafka.topics.is_compacted(name) {
+                true => topic.set("cleanup.policy", "compact"),
+                false => topic,
+            }
         })
         .collect();
     let options = AdminOptions::new()

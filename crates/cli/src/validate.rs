@@ -101,6 +101,7 @@ const TOPICS: &[(&str, Kind)] = &[
     ("unrouted", Kind::Str),
     ("dlq", Kind::Str),
     ("signals", Kind::Str),
+    ("changelog", Kind::Str),
 ];
 
 const KAFKA: &[(&str, Kind)] = &[
@@ -230,6 +231,13 @@ const SCHEMA: &[(&str, Kind)] = &[
         Kind::Table(&[
             ("listen", Kind::Str),
             ("live_stall_seconds", Kind::Int(1, 86_400)),
+        ]),
+    ),
+    (
+        "reload",
+        Kind::Table(&[
+            ("watch", Kind::Bool),
+            ("debounce_ms", Kind::Int(0, 3_600_000)),
         ]),
     ),
     (

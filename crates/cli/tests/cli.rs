@@ -19,6 +19,8 @@ mod config;
 mod daemon;
 #[path = "cli/output.rs"]
 mod output;
+#[path = "cli/reload.rs"]
+mod reload;
 
 pub(crate) fn earshot() -> Command {
     Command::new(env!("CARGO_BIN_EXE_earshot"))

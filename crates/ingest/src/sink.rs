@@ -15,12 +15,11 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use earshot_kafka::{
-    client_config, ClientRole, Health, KafkaSettings, Topics, DLQ_ERROR_CODE_HEADER,
-    DLQ_REASON_HEADER, DLQ_STAGE_HEADER, INGESTED_AT_HEADER, SCHEMA_HEADER, TRACE_HEADER,
+    client_config, dead_letter_room, ClientRole, DeadLetter, Health, Output, Truncated,
 };
 use earshot_model::{Post, POST_SCHEMA_VERSION};
+use earshot_pipeline::{KafkaConfig, Topics};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::statistics::Statistics;
 use rdkafka::ClientContext;
@@ -33,10 +32,8 @@ use crate::Source;
 
 /// Header naming the ingest source of a record (`line`, `bluesky`, …).
 pub const SOURCE_HEADER: &str = "earshot-source";
-/// Header with a dead letter's size before it was cut to [`MAX_DLQ_PAYLOAD`].
-pub const ORIGINAL_BYTES_HEADER: &str = "earshot-dlq-original-bytes";
-/// Dead-letter payloads are cut to this size, so that a huge garbage event still fits a
-/// Kafka record (1 MB by default) and its reason is kept.
+/// Dead-letter payloads are cut to this size (the original's size and SHA-256 go in
+/// headers), so that a huge garbage event still fits a Kafka record and its reason is kept.
 pub const MAX_DLQ_PAYLOAD: usize = 256 * 1024;
 
 /// Why a call could not be acknowledged in full.
@@ -46,6 +43,8 @@ pub enum SinkError {
     Timeout(Duration),
     #[error("Kafka refused a record: {0}")]
     Delivery(#[source] KafkaError),
+    #[error("a post could not be encoded: {0}")]
+    Encode(#[source] serde_json::Error),
 }
 
 impl SinkError {
@@ -54,6 +53,7 @@ impl SinkError {
         match self {
             SinkError::Timeout(_) => "ack_timeout",
             SinkError::Delivery(_) => "delivery_failed",
+            SinkError::Encode(_) => "encode_failed",
         }
     }
 }
@@ -94,6 +94,8 @@ impl ClientContext for SinkContext {
 pub struct KafkaSink {
     producer: FutureProducer<SinkContext>,
     topics: Topics,
+    /// The largest dead-letter payload kept.
+    max_dead_letter: usize,
     metrics: IngestMetrics,
     recent: Mutex<RecentIds>,
 }
@@ -109,7 +111,7 @@ impl std::fmt::Debug for KafkaSink {
 impl KafkaSink {
     /// An idempotent producer for `kafka`; `recent` post ids are remembered to skip retries.
     pub fn new(
-        kafka: &KafkaSettings,
+        kafka: &KafkaConfig,
         recent: usize,
         metrics: IngestMetrics,
         health: Arc<Health>,
@@ -131,6 +133,7 @@ impl KafkaSink {
         Ok(KafkaSink {
             producer,
             topics: kafka.topics.clone(),
+            max_dead_letter: MAX_DLQ_PAYLOAD.min(dead_letter_room(kafka.max_message_bytes)),
             metrics,
             recent: Mutex::new(RecentIds::new(recent)),
         })
@@ -150,7 +153,7 @@ impl KafkaSink {
         let mut posts: Vec<Post> = Vec::new();
         let mut dead: Vec<&'static str> = Vec::new();
         let mut in_call: HashSet<String> = HashSet::new();
-        let now_ms = Utc::now().timestamp_millis().to_string();
+        let now_ms = Utc::now().timestamp_millis();
         let result = tokio::time::timeout(deadline, async {
             for item in items {
                 match item {
@@ -166,13 +169,13 @@ impl KafkaSink {
                             counts.duplicates += 1;
                             continue;
                         }
-                        let future = self.send_post(&post, label, &now_ms, &mut pending).await?;
+                        let future = self.send_post(&post, label, now_ms, &mut pending).await?;
                         pending.push(future);
                         posts.push(*post);
                     }
                     Item::Reject(rejected) => {
                         let future = self
-                            .send_dead_letter(&rejected, label, &now_ms, &mut pending)
+                            .send_dead_letter(&rejected, label, now_ms, &mut pending)
                             .await?;
                         pending.push(future);
                         dead.push(rejected.code);
@@ -256,51 +259,49 @@ impl KafkaSink {
         &self,
         post: &Post,
         source: &str,
-        now_ms: &str,
+        now_ms: i64,
         pending: &mut Vec<DeliveryFuture>,
     ) -> Result<DeliveryFuture, SinkError> {
-        let payload = serde_json::to_vec(post).unwrap_or_default();
-        let key = post.conversation_key().to_string();
-        let headers = post_headers(&post.id, now_ms, source);
-        let record = FutureRecord::to(&self.topics.raw)
-            .key(&key)
-            .payload(&payload)
-            .headers(headers);
-        self.send(record, pending).await
+        let output = post_output(post, &self.topics.raw, source).map_err(SinkError::Encode)?;
+        self.send(&output, Some(&post.id), now_ms, pending).await
     }
 
     async fn send_dead_letter(
         &self,
         rejected: &Rejected,
         source: &str,
-        now_ms: &str,
+        now_ms: i64,
         pending: &mut Vec<DeliveryFuture>,
     ) -> Result<DeliveryFuture, SinkError> {
-        let cut = rejected.payload.len().min(MAX_DLQ_PAYLOAD);
-        let mut headers = dead_letter_headers(rejected.code, &rejected.reason, now_ms, source);
-        if cut < rejected.payload.len() {
-            headers = headers.insert(Header {
-                key: ORIGINAL_BYTES_HEADER,
-                value: Some(rejected.payload.len().to_string().as_bytes()),
-            });
-        }
-        let record = FutureRecord::<str, [u8]>::to(&self.topics.dlq)
-            .payload(&rejected.payload[..cut])
-            .headers(headers);
-        self.send(record, pending).await
+        let output = ingest_dead_letter(
+            &self.topics.dlq,
+            rejected.code,
+            &rejected.reason,
+            source,
+            &rejected.payload,
+            self.max_dead_letter,
+            None,
+        );
+        self.send(&output, None, now_ms, pending).await
     }
 
     /// Queues a record; when librdkafka's queue is full, waits for the oldest record of this
     /// call (backpressure) or briefly, then tries again.
-    async fn send<K, P>(
+    async fn send(
         &self,
-        mut record: FutureRecord<'_, K, P>,
+        output: &Output,
+        trace: Option<&str>,
+        now_ms: i64,
         pending: &mut Vec<DeliveryFuture>,
-    ) -> Result<DeliveryFuture, SinkError>
-    where
-        K: rdkafka::message::ToBytes + ?Sized,
-        P: rdkafka::message::ToBytes + ?Sized,
-    {
+    ) -> Result<DeliveryFuture, SinkError> {
+        let mut record = FutureRecord::<String, Vec<u8>>::to(&output.topic)
+            .headers(output.kafka_headers(trace, Some(now_ms)));
+        if let Some(payload) = &output.payload {
+            record = record.payload(payload);
+        }
+        if let Some(key) = &output.key {
+            record = record.key(key);
+        }
         loop {
             match self.producer.send_result(record) {
                 Ok(future) => return Ok(future),
@@ -323,38 +324,37 @@ impl KafkaSink {
     }
 }
 
-/// The headers of a post on the raw topic: schema version, trace id (the post id), the
-/// time ingest published it (ms since the epoch) and where it came from.
-pub fn post_headers(post_id: &str, now_ms: &str, source: &str) -> OwnedHeaders {
-    headers(&[
-        (SCHEMA_HEADER, POST_SCHEMA_VERSION.to_string().as_bytes()),
-        (TRACE_HEADER, post_id.as_bytes()),
-        (INGESTED_AT_HEADER, now_ms.as_bytes()),
-        (SOURCE_HEADER, source.as_bytes()),
-    ])
+/// A post for the raw topic, keyed by its conversation (so one conversation stays in one
+/// partition), with the source it came from. Its trace id is the post id.
+pub fn post_output(post: &Post, raw_topic: &str, source: &str) -> serde_json::Result<Output> {
+    let mut output = Output::new(
+        raw_topic,
+        Some(post.conversation_key().to_string()),
+        serde_json::to_vec(post)?,
+        POST_SCHEMA_VERSION,
+    );
+    output.headers.push((SOURCE_HEADER, source.to_string()));
+    Ok(output)
 }
 
-/// The headers of an ingest dead letter: stage, error code, reason, time and source.
-pub fn dead_letter_headers(code: &str, reason: &str, now_ms: &str, source: &str) -> OwnedHeaders {
-    headers(&[
-        (DLQ_STAGE_HEADER, b"ingest"),
-        (DLQ_ERROR_CODE_HEADER, code.as_bytes()),
-        (DLQ_REASON_HEADER, reason.as_bytes()),
-        (INGESTED_AT_HEADER, now_ms.as_bytes()),
-        (SOURCE_HEADER, source.as_bytes()),
-    ])
-}
-
-fn headers(pairs: &[(&str, &[u8])]) -> OwnedHeaders {
-    pairs.iter().fold(
-        OwnedHeaders::new_with_capacity(pairs.len()),
-        |h, (key, value)| {
-            h.insert(Header {
-                key,
-                value: Some(*value),
-            })
-        },
-    )
+/// A dead letter of ingest (no input record to point at), with the source it came from.
+pub fn ingest_dead_letter(
+    dlq_topic: &str,
+    code: &str,
+    reason: &str,
+    source: &str,
+    payload: &[u8],
+    max_payload: usize,
+    truncated: Option<Truncated>,
+) -> Output {
+    DeadLetter {
+        stage: "ingest",
+        code,
+        reason,
+        origin: None,
+        extra: vec![(SOURCE_HEADER, source.to_string())],
+    }
+    .to_output(dlq_topic, None, payload, max_payload, truncated)
 }
 
 async fn wait(future: DeliveryFuture) -> Result<(), SinkError> {

@@ -13,11 +13,10 @@ pub mod jetstream;
 pub mod mastodon;
 pub mod x;
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use earshot_kafka::{Health, Shutdown};
+use earshot_kafka::{Health, InputKind, Shutdown};
 use tracing::{info, warn};
 
 pub use backoff::{Backoff, Failure};
@@ -98,9 +97,7 @@ impl StreamContext {
 
     /// Whether the platform connection is up, for `/readyz` (the stream's one input).
     pub(crate) fn connected(&self, up: bool) {
-        self.health
-            .assigned_partitions
-            .store(usize::from(up), Ordering::SeqCst);
+        self.health.input_up(InputKind::Stream, up);
     }
 
     pub(crate) fn reconnect(&self, source: Source, reason: &'static str, wait: Duration) {

@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::Utc;
-use earshot_kafka::{Health, Shutdown};
+use earshot_kafka::{Health, InputKind, Shutdown};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use tracing::{debug, warn};
@@ -439,14 +439,14 @@ impl AppState {
 }
 
 /// Serves `router` on `listener` until `shutdown` is triggered, then lets the requests in
-/// flight finish. While it listens, `health` counts one input (the listener) and beats.
+/// flight finish. While it listens, `health` says so (its input is up) and beats.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     health: Arc<Health>,
     shutdown: Shutdown,
 ) -> std::io::Result<()> {
-    health.assigned_partitions.store(1, Ordering::SeqCst);
+    health.input_up(InputKind::Listener, true);
     let stop = {
         let health = health.clone();
         async move {
@@ -461,7 +461,7 @@ pub async fn serve(
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(stop)
         .await;
-    health.assigned_partitions.store(0, Ordering::SeqCst);
+    health.input_up(InputKind::Listener, false);
     health.stopping.store(true, Ordering::SeqCst);
     result
 }

@@ -36,17 +36,15 @@ impl EmbeddedKafka {
         self.cluster.bootstrap_servers()
     }
 
-    /// Creates every topic of `settings` (tickets for each of `queues`) with its partition
-    /// count.
+    /// Creates `topics` with the partition count and replication factor of `settings`.
     pub fn create_topics(
         &self,
         settings: &KafkaSettings,
-        queues: &[&str],
+        topics: &[String],
     ) -> Result<(), rdkafka::error::KafkaError> {
-        let topics = settings.topics.all(queues);
         for topic in topics {
             self.cluster.create_topic(
-                &topic,
+                topic,
                 settings.partitions,
                 settings.replication_factor.max(1),
             )?;

@@ -34,6 +34,9 @@ pub enum StageError {
     /// A transaction could not be committed (exactly-once mode).
     #[error("transaction failed: {0}")]
     Transaction(#[source] KafkaError),
+    /// The state of newly assigned partitions could not be restored.
+    #[error("could not restore the state of partitions {partitions:?}: {error}")]
+    Restore { partitions: Vec<i32>, error: String },
 }
 
 impl StageError {
@@ -45,6 +48,7 @@ impl StageError {
             StageError::Delivery { .. } => "delivery_failed",
             StageError::Internal { .. } => "internal_error",
             StageError::Transaction(_) => "transaction_failed",
+            StageError::Restore { .. } => "restore_failed",
         }
     }
 }

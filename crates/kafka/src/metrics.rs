@@ -1,24 +1,20 @@
-//! The metrics every stage exposes, registered on a registry the caller owns (no globals,
+//! The metrics of the stage runner, registered on a registry the caller owns (no globals,
 //! so tests stay isolated). Names follow `earshot_<subject>_<unit>[_total]`; labels are
-//! bounded: stage, topic, partition, queue, priority, error code.
+//! bounded: stage, topic, partition, error code. What a stage's own logic counts (tickets,
+//! incidents, discarded posts) is the stage's business.
 
 use prometheus::{
-    CounterVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec,
-    Opts, Registry,
+    CounterVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
 };
 
 /// Handles to the stage metrics; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Metrics {
     pub posts_received: IntCounterVec,
-    pub posts_discarded: IntCounterVec,
     pub records_produced: IntCounterVec,
     pub dead_letters: IntCounterVec,
     pub errors: IntCounterVec,
     pub stage_latency: HistogramVec,
-    pub post_to_ticket_latency: Histogram,
-    pub tickets_emitted: IntCounterVec,
-    pub incidents_opened: IntCounter,
     pub consumer_lag: IntGaugeVec,
     pub in_flight: IntGaugeVec,
     pub backpressure_seconds: CounterVec,
@@ -39,11 +35,6 @@ impl Metrics {
                 "earshot_posts_received_total",
                 "Records a stage took from its input topic",
                 &["stage"],
-            )?,
-            posts_discarded: counter(
-                "earshot_posts_discarded_total",
-                "Posts a stage dropped on purpose (no watchlist matched, suppressed by a rule)",
-                &["stage", "reason"],
             )?,
             records_produced: counter(
                 "earshot_records_produced_total",
@@ -67,24 +58,6 @@ impl Metrics {
                 )
                 .buckets(latency_buckets),
                 &["stage"],
-            )?,
-            post_to_ticket_latency: Histogram::with_opts(
-                HistogramOpts::new(
-                    "earshot_post_to_ticket_latency_seconds",
-                    "From ingest publishing a post to route emitting its ticket",
-                )
-                .buckets(vec![
-                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
-                ]),
-            )?,
-            tickets_emitted: counter(
-                "earshot_tickets_emitted_total",
-                "Ticket records (new and revised) by queue and priority",
-                &["queue", "priority"],
-            )?,
-            incidents_opened: IntCounter::new(
-                "earshot_incidents_opened_total",
-                "Incidents opened by spike detection",
             )?,
             consumer_lag: IntGaugeVec::new(
                 Opts::new(
@@ -114,14 +87,10 @@ impl Metrics {
             )?,
         };
         registry.register(Box::new(metrics.posts_received.clone()))?;
-        registry.register(Box::new(metrics.posts_discarded.clone()))?;
         registry.register(Box::new(metrics.records_produced.clone()))?;
         registry.register(Box::new(metrics.dead_letters.clone()))?;
         registry.register(Box::new(metrics.errors.clone()))?;
         registry.register(Box::new(metrics.stage_latency.clone()))?;
-        registry.register(Box::new(metrics.post_to_ticket_latency.clone()))?;
-        registry.register(Box::new(metrics.tickets_emitted.clone()))?;
-        registry.register(Box::new(metrics.incidents_opened.clone()))?;
         registry.register(Box::new(metrics.consumer_lag.clone()))?;
         registry.register(Box::new(metrics.in_flight.clone()))?;
         registry.register(Box::new(metrics.backpressure_seconds.clone()))?;

@@ -6,13 +6,28 @@
 //! committable offset is the first one still waiting (or one past the last seen when none
 //! waits). A failed delivery pins the partition: nothing past it is ever committed, so a
 //! restart reprocesses it.
+//!
+//! A message may also hold back outputs (state writes, see [`Output::state`]) until its
+//! other outputs are acknowledged: they are released in offset order, once the message and
+//! every earlier one of its partition have no other output waiting, and then count as its
+//! outputs too.
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::record::Output;
+
+#[derive(Debug, Default)]
+struct Message {
+    /// Outputs sent and not yet acknowledged.
+    left: u32,
+    /// Outputs held back until `left` reaches 0 here and in every earlier message.
+    held: Vec<Output>,
+}
+
 #[derive(Debug, Default)]
 struct Partition {
-    /// Offset → outputs not yet acknowledged.
-    waiting: BTreeMap<i64, u32>,
+    /// Offset → the message's outputs still to settle.
+    waiting: BTreeMap<i64, Message>,
     /// One past the highest offset handed to `begin`.
     next: Option<i64>,
     /// The first offset whose output could not be delivered.
@@ -35,11 +50,21 @@ impl OffsetTracker {
 
     /// A message was taken from `partition` at `offset` and produced `outputs` records.
     pub fn begin(&mut self, partition: i32, offset: i64, outputs: u32) {
+        self.begin_holding(partition, offset, outputs, Vec::new());
+    }
+
+    /// [`OffsetTracker::begin`] with outputs held back until the message's turn comes
+    /// ([`OffsetTracker::release`]).
+    pub fn begin_holding(&mut self, partition: i32, offset: i64, outputs: u32, held: Vec<Output>) {
         let p = self.partitions.entry(partition).or_default();
         p.next = Some(p.next.map_or(offset + 1, |n| n.max(offset + 1)));
-        if outputs > 0 {
-            *p.waiting.entry(offset).or_default() += outputs;
-            self.waiting_messages += 1;
+        if outputs > 0 || !held.is_empty() {
+            let message = p.waiting.entry(offset).or_default();
+            if message.left == 0 && message.held.is_empty() {
+                self.waiting_messages += 1;
+            }
+            message.left += outputs;
+            message.held.extend(held);
         }
     }
 
@@ -52,8 +77,8 @@ impl OffsetTracker {
             .get_mut(&partition)
             .and_then(|p| p.waiting.get_mut(&offset))
         {
-            Some(left) => {
-                *left += 1;
+            Some(message) => {
+                message.left += 1;
                 true
             }
             None => false,
@@ -65,13 +90,56 @@ impl OffsetTracker {
         let Some(p) = self.partitions.get_mut(&partition) else {
             return;
         };
-        if let Some(left) = p.waiting.get_mut(&offset) {
-            *left = left.saturating_sub(1);
-            if *left == 0 {
+        if let Some(message) = p.waiting.get_mut(&offset) {
+            message.left = message.left.saturating_sub(1);
+            if message.left == 0 && message.held.is_empty() {
                 p.waiting.remove(&offset);
                 self.waiting_messages = self.waiting_messages.saturating_sub(1);
             }
         }
+    }
+
+    /// Held outputs whose turn came, in offset order per partition, each with the message
+    /// it belongs to; they now count as that message's outputs in flight.
+    pub fn release(&mut self) -> Vec<(i32, i64, Output)> {
+        let mut out = Vec::new();
+        for (&partition, p) in &mut self.partitions {
+            for (&offset, message) in &mut p.waiting {
+                // Only a message that still holds outputs blocks the later ones: state writes
+                // of one key must go out in input order; other outputs need no order here.
+                if message.held.is_empty() {
+                    continue;
+                }
+                if message.left > 0 {
+                    break;
+                }
+                message.left = message.held.len() as u32;
+                out.extend(message.held.drain(..).map(|o| (partition, offset, o)));
+            }
+        }
+        out
+    }
+
+    /// Holds `outputs` (state writes that belong to no input, a tick's) behind every message
+    /// of `partition` still waiting, so that they follow the state writes held before them;
+    /// returns them when nothing waits (they may go at once).
+    pub fn hold_after(&mut self, partition: i32, outputs: Vec<Output>) -> Vec<Output> {
+        let Some(last) = self
+            .partitions
+            .get_mut(&partition)
+            .and_then(|p| p.waiting.values_mut().next_back())
+        else {
+            return outputs;
+        };
+        last.held.extend(outputs);
+        Vec::new()
+    }
+
+    /// Whether some output is held back.
+    pub fn holds(&self) -> bool {
+        self.partitions
+            .values()
+            .any(|p| p.waiting.values().any(|m| !m.held.is_empty()))
     }
 
     /// An output of the message at `offset` could not be delivered.
@@ -191,6 +259,70 @@ mod tests {
         t.forget(0);
         assert_eq!(t.waiting(), 0);
         assert_eq!(t.committable(0), None);
+    }
+
+    fn state(n: u8) -> Output {
+        Output::state("changelog", 0, format!("k{n}"), Some(vec![n]), 1)
+    }
+
+    #[test]
+    fn held_outputs_go_out_in_order_once_the_outputs_before_them_are_acknowledged() {
+        let mut t = OffsetTracker::new();
+        t.begin_holding(0, 10, 1, vec![state(10)]);
+        t.begin_holding(0, 11, 0, vec![state(11)]);
+        t.begin_holding(0, 12, 1, vec![state(12)]);
+        assert!(t.release().is_empty(), "10 still waits for its output");
+        assert_eq!(t.committable(0), Some(10));
+        t.ack(0, 12);
+        assert!(t.release().is_empty(), "12 may not pass 10");
+        t.ack(0, 10);
+        let released: Vec<(i64, Option<String>)> = t
+            .release()
+            .into_iter()
+            .map(|(_, o, out)| (o, out.key))
+            .collect();
+        assert_eq!(
+            released,
+            [
+                (10, Some("k10".into())),
+                (11, Some("k11".into())),
+                (12, Some("k12".into()))
+            ]
+        );
+        assert!(!t.holds());
+        assert_eq!(t.committable(0), Some(10), "the state writes are in flight");
+        t.ack(0, 10);
+        t.ack(0, 11);
+        assert_eq!(t.committable(0), Some(12));
+        t.ack(0, 12);
+        assert_eq!(t.committable(0), Some(13));
+        assert_eq!(t.waiting(), 0);
+    }
+
+    #[test]
+    fn a_ticks_state_writes_follow_those_held_before_them() {
+        let mut t = OffsetTracker::new();
+        assert_eq!(
+            t.hold_after(0, vec![state(1)]).len(),
+            1,
+            "nothing waits: at once"
+        );
+        t.begin_holding(0, 10, 1, vec![state(10)]);
+        t.begin(0, 11, 1);
+        assert!(t.hold_after(0, vec![state(99)]).is_empty());
+        t.ack(0, 10);
+        let keys = |r: Vec<(i32, i64, Output)>| -> Vec<(i64, String)> {
+            r.into_iter()
+                .map(|(_, o, out)| (o, out.key.unwrap()))
+                .collect()
+        };
+        assert_eq!(keys(t.release()), [(10, "k10".into())], "11 still waits");
+        t.ack(0, 11);
+        assert_eq!(keys(t.release()), [(11, "k99".into())]);
+        t.ack(0, 10);
+        t.ack(0, 11);
+        assert_eq!(t.committable(0), Some(12));
+        assert_eq!(t.waiting(), 0);
     }
 
     proptest::proptest! {

@@ -1,4 +1,7 @@
-//! What a stage reads and writes, and the headers every Earshot record carries.
+//! What a stage reads and writes: [`Input`], [`Output`], [`Reject`], the [`Processor`] that
+//! turns one into the other, and the headers every Earshot record carries.
+
+use rdkafka::message::{Header, OwnedHeaders};
 
 /// Header with the version of the payload's JSON shape.
 pub const SCHEMA_HEADER: &str = "earshot-schema-version";
@@ -7,70 +10,6 @@ pub const TRACE_HEADER: &str = "earshot-trace-id";
 /// Header with the time (ms since the epoch) ingest published the post, for post→ticket
 /// latency.
 pub const INGESTED_AT_HEADER: &str = "earshot-ingested-at";
-/// Dead-letter headers.
-pub const DLQ_STAGE_HEADER: &str = "earshot-dlq-stage";
-pub const DLQ_ERROR_CODE_HEADER: &str = "earshot-dlq-error-code";
-pub const DLQ_REASON_HEADER: &str = "earshot-dlq-reason";
-pub const DLQ_TOPIC_HEADER: &str = "earshot-dlq-topic";
-pub const DLQ_PARTITION_HEADER: &str = "earshot-dlq-partition";
-pub const DLQ_OFFSET_HEADER: &str = "earshot-dlq-offset";
-/// On a dead letter whose payload was cut to fit: the size of the original, in bytes…
-pub const DLQ_ORIGINAL_BYTES_HEADER: &str = "earshot-dlq-original-bytes";
-/// …and its SHA-256, in hex.
-pub const DLQ_ORIGINAL_SHA256_HEADER: &str = "earshot-dlq-original-sha256";
-
-/// What a dead letter whose payload was cut says about the original.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Truncated {
-    pub original_bytes: u64,
-    /// SHA-256 of the whole original, lower-case hex.
-    pub sha256: String,
-}
-
-impl Truncated {
-    /// The headers that carry it.
-    pub fn headers(&self) -> [(&'static str, String); 2] {
-        [
-            (DLQ_ORIGINAL_BYTES_HEADER, self.original_bytes.to_string()),
-            (DLQ_ORIGINAL_SHA256_HEADER, self.sha256.clone()),
-        ]
-    }
-}
-
-/// Size and SHA-256 of bytes that arrive in pieces (a line too long to keep).
-#[derive(Debug, Clone, Default)]
-pub struct PayloadHasher {
-    hasher: sha2::Sha256,
-    bytes: u64,
-}
-
-impl PayloadHasher {
-    pub fn update(&mut self, bytes: &[u8]) {
-        use sha2::Digest;
-        self.hasher.update(bytes);
-        self.bytes += bytes.len() as u64;
-    }
-
-    pub fn finish(self) -> Truncated {
-        use sha2::Digest;
-        let digest = self.hasher.finalize();
-        Truncated {
-            original_bytes: self.bytes,
-            sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
-        }
-    }
-}
-
-/// A dead letter's payload: `bytes` when at most `max` long, else its first `max` bytes and
-/// what was cut.
-pub fn fit_dead_letter(bytes: &[u8], max: usize) -> (&[u8], Option<Truncated>) {
-    if bytes.len() <= max {
-        return (bytes, None);
-    }
-    let mut hasher = PayloadHasher::default();
-    hasher.update(bytes);
-    (&bytes[..max], Some(hasher.finish()))
-}
 
 /// One consumed record, borrowed from the consumer.
 #[derive(Debug, Clone, Copy)]
@@ -90,12 +29,21 @@ pub struct Input<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
     pub topic: String,
+    /// The partition to write to; `None` lets the key choose (librdkafka's partitioner).
+    pub partition: Option<i32>,
     pub key: Option<String>,
-    pub payload: Vec<u8>,
+    /// `None` is a tombstone: it deletes the key from a compacted topic.
+    pub payload: Option<Vec<u8>>,
     /// Headers besides the schema version, trace id and ingest time the runner adds.
     pub headers: Vec<(&'static str, String)>,
     /// The schema version of the payload.
     pub schema_version: u32,
+    /// A write of the stage's own state (a changelog record). At-least-once sends it only
+    /// once every other output of its input, and of every earlier input of its partition,
+    /// is acknowledged: state restored after a crash then never holds an input whose
+    /// outputs were lost (which a redelivery, recognised as done, would not repeat).
+    /// Exactly-once sends it at once, in the same transaction.
+    pub state: bool,
 }
 
 impl Output {
@@ -107,11 +55,72 @@ impl Output {
     ) -> Output {
         Output {
             topic: topic.into(),
+            partition: None,
             key,
+            payload: Some(payload),
+            headers: Vec::new(),
+            schema_version,
+            state: false,
+        }
+    }
+
+    /// A state write to `partition` of a changelog `topic`: `payload` for `key`, or a
+    /// tombstone that forgets it.
+    pub fn state(
+        topic: impl Into<String>,
+        partition: i32,
+        key: String,
+        payload: Option<Vec<u8>>,
+        schema_version: u32,
+    ) -> Output {
+        Output {
+            topic: topic.into(),
+            partition: Some(partition),
+            key: Some(key),
             payload,
             headers: Vec::new(),
             schema_version,
+            state: true,
         }
+    }
+
+    /// Bytes the record takes besides Kafka's framing: payload, key and headers.
+    pub fn size(&self) -> usize {
+        self.payload.as_ref().map_or(0, Vec::len)
+            + self.key.as_ref().map_or(0, String::len)
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+    }
+
+    /// The Kafka headers of this record: its schema version, the trace id and ingest time
+    /// when known, then its own headers.
+    pub fn kafka_headers(&self, trace: Option<&str>, ingested_at_ms: Option<i64>) -> OwnedHeaders {
+        let mut headers = OwnedHeaders::new_with_capacity(3 + self.headers.len()).insert(Header {
+            key: SCHEMA_HEADER,
+            value: Some(self.schema_version.to_string().as_bytes()),
+        });
+        if let Some(trace) = trace {
+            headers = headers.insert(Header {
+                key: TRACE_HEADER,
+                value: Some(trace.as_bytes()),
+            });
+        }
+        if let Some(at) = ingested_at_ms {
+            headers = headers.insert(Header {
+                key: INGESTED_AT_HEADER,
+                value: Some(at.to_string().as_bytes()),
+            });
+        }
+        for (key, value) in &self.headers {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value.as_bytes()),
+            });
+        }
+        headers
     }
 }
 
@@ -134,6 +143,12 @@ impl Reject {
 }
 
 /// A stage's logic between consume and produce.
+///
+/// The runner calls it from one thread, between records: `assigned` before the first record
+/// of a partition, `revoked` after the last one's outputs are settled, `tick` about once a
+/// second. A processor with state per partition (route's conversations) restores it in
+/// `assigned` and forgets it in `revoked`, so that a rebalance hands the state over with the
+/// partition.
 pub trait Processor: Send {
     /// Handles one record: pushes its outputs (possibly none) to `out`, or rejects it.
     fn process(&mut self, input: &Input<'_>, out: &mut Vec<Output>) -> Result<(), Reject>;
@@ -141,4 +156,15 @@ pub trait Processor: Send {
     /// Called about once a second and once at shutdown, for outputs that time produces
     /// (an incident closing when no post arrives).
     fn tick(&mut self, _out: &mut Vec<Output>) {}
+
+    /// `partitions` of the input topic are now this replica's: restore what they need. No
+    /// record of theirs is processed before this returns; an error stops the stage.
+    fn assigned(&mut self, _partitions: &[i32]) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// `partitions` are no longer this replica's. `settled`: every output of their records
+    /// was acknowledged and their offsets committed, so state kept for them matches what
+    /// was written; otherwise it may hold records that will be processed again elsewhere.
+    fn revoked(&mut self, _partitions: &[i32], _settled: bool) {}
 }

@@ -1,19 +1,19 @@
-//! Kafka settings: brokers, topics, consumer groups, delivery mode, and any librdkafka
-//! property, passed through untouched so operators can set SASL, TLS and tuning themselves.
+//! Kafka settings: brokers, delivery mode, limits, and any librdkafka property, passed
+//! through untouched so operators can set SASL, TLS and tuning themselves. Which topics and
+//! groups a stage uses is its own business (Earshot's are in `earshot-pipeline`).
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-/// The `[kafka]` section of the configuration.
+/// How stages talk to Kafka.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct KafkaSettings {
     /// `bootstrap.servers`.
+    #[serde(deserialize_with = "text")]
     pub brokers: String,
-    pub topics: Topics,
-    pub groups: Groups,
-    /// Partitions for topics Earshot creates (`earshot demo`, `create_topics = true`).
+    /// Partitions for topics created at start-up (the embedded broker, `create_topics`).
     pub partitions: i32,
     pub replication_factor: i32,
     /// Create missing topics at start-up.
@@ -37,9 +37,12 @@ pub struct KafkaSettings {
     /// Streams' log-and-continue handler), or stop the stage without committing past it.
     pub on_internal_error: InternalErrorPolicy,
     /// librdkafka properties for every client (`"security.protocol" = "SASL_SSL"`, …).
+    #[serde(deserialize_with = "properties")]
     pub properties: BTreeMap<String, String>,
     /// Extra properties for consumers only, and for producers only.
+    #[serde(deserialize_with = "properties")]
     pub consumer: BTreeMap<String, String>,
+    #[serde(deserialize_with = "properties")]
     pub producer: BTreeMap<String, String>,
 }
 
@@ -47,8 +50,6 @@ impl Default for KafkaSettings {
     fn default() -> Self {
         KafkaSettings {
             brokers: "localhost:9092".into(),
-            topics: Topics::default(),
-            groups: Groups::default(),
             partitions: 6,
             replication_factor: 1,
             create_topics: false,
@@ -62,73 +63,6 @@ impl Default for KafkaSettings {
             properties: BTreeMap::new(),
             consumer: BTreeMap::new(),
             producer: BTreeMap::new(),
-        }
-    }
-}
-
-/// Topic names.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Topics {
-    pub raw: String,
-    pub scored: String,
-    /// Tickets go to `<tickets_prefix><queue>`, e.g. `earshot.tickets.billing`.
-    pub tickets_prefix: String,
-    pub incidents: String,
-    pub unrouted: String,
-    pub dlq: String,
-    /// Route replicas exchange their spike counts here (keyed by replica), so that each
-    /// decides on incidents from the totals over all partitions.
-    pub signals: String,
-}
-
-impl Default for Topics {
-    fn default() -> Self {
-        Topics {
-            raw: "earshot.posts.raw".into(),
-            scored: "earshot.posts.scored".into(),
-            tickets_prefix: "earshot.tickets.".into(),
-            incidents: "earshot.incidents".into(),
-            unrouted: "earshot.posts.unrouted".into(),
-            dlq: "earshot.dlq".into(),
-            signals: "earshot.signals".into(),
-        }
-    }
-}
-
-impl Topics {
-    pub fn tickets(&self, queue: &str) -> String {
-        format!("{}{queue}", self.tickets_prefix)
-    }
-
-    /// Every topic Earshot reads or writes, with a ticket topic for each of `queues`.
-    pub fn all<Q: AsRef<str>>(&self, queues: &[Q]) -> Vec<String> {
-        let mut topics = vec![
-            self.raw.clone(),
-            self.scored.clone(),
-            self.incidents.clone(),
-            self.unrouted.clone(),
-            self.dlq.clone(),
-            self.signals.clone(),
-        ];
-        topics.extend(queues.iter().map(|q| self.tickets(q.as_ref())));
-        topics
-    }
-}
-
-/// Consumer group ids, one per stage.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Groups {
-    pub analyze: String,
-    pub route: String,
-}
-
-impl Default for Groups {
-    fn default() -> Self {
-        Groups {
-            analyze: "earshot-analyze".into(),
-            route: "earshot-route".into(),
         }
     }
 }
@@ -156,4 +90,48 @@ pub enum InternalErrorPolicy {
     /// Stop the stage with an error; nothing past the record is committed, so a restart
     /// meets it again.
     Stop,
+}
+
+/// A value librdkafka takes as text, written as a number or a boolean (`"fetch.wait.max.ms" =
+/// 100`, or an environment variable, which the configuration reader types by its look).
+#[derive(Debug)]
+struct Text(String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Text;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string, a number or a boolean")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+fn text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Text::deserialize(d).map(|t| t.0)
+}
+
+fn properties<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    let map = BTreeMap::<String, Text>::deserialize(d)?;
+    Ok(map.into_iter().map(|(k, v)| (k, v.0)).collect())
 }

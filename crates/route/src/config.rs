@@ -8,6 +8,7 @@
 //! [`RouteConfig::load`] returns the compiled configuration with its warnings, or every
 //! problem found (errors and warnings) with file, line, column and text.
 
+mod raw;
 mod resolve;
 mod sections;
 mod settings;
@@ -17,7 +18,7 @@ use earshot_model::Intent;
 
 use crate::authors::AuthorLists;
 use crate::calendar::Calendar;
-use crate::error::{Diagnostic, Diagnostics, RouteError};
+use crate::error::Diagnostics;
 use crate::load::{ConfigFile, Sink};
 use crate::rules::Rule;
 
@@ -165,7 +166,9 @@ impl RouteConfig {
             files,
             diags: Vec::new(),
         };
-        let config = sections::load(&mut sink, known_watchlists);
+        let trees = sections::parse(&mut sink);
+        let raw = sections::read(&mut sink, &trees);
+        let config = resolve::resolve(&mut sink, raw, known_watchlists);
         let mut diags = Diagnostics(sink.diags);
         diags.sort();
         match config {
@@ -189,10 +192,4 @@ impl RouteConfig {
     pub fn queue(&self, id: &str) -> Option<&Queue> {
         self.queues.iter().find(|q| q.id == id)
     }
-}
-
-/// Places a diagnostic with no span (a problem of the configuration as a whole).
-pub(crate) fn global(sink: &mut Sink<'_>, error: RouteError) {
-    let name = sink.files.first().map_or("<config>", |f| f.name);
-    sink.diags.push(Diagnostic::global(error, name));
 }

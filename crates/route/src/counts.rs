@@ -2,8 +2,10 @@
 //! volume per watchlist, intent and time bucket.
 //!
 //! Each replica records its own running count per `(watchlist, intent, bucket start)` under
-//! its replica id. Merging keeps, per replica, the larger count (counts only grow), and the
-//! total of a bucket is the sum over replicas. That makes merging commutative, associative
+//! its replica id, or, when its state is kept per partition, under each partition's label
+//! (so that a partition moving to another replica goes on growing the same counter).
+//! Merging keeps, per counter, the larger count (counts only grow), and the total of a
+//! bucket is the sum over counters. That makes merging commutative, associative
 //! and idempotent (a grow-only counter): replicas can publish snapshots on a compacted
 //! Kafka topic, redeliveries and reordering do no harm, and every replica that has merged
 //! the same snapshots sees the same totals, hence opens the same incident with the same id.
@@ -76,6 +78,16 @@ impl SpikeCounts {
         self.entries.get(key).map_or(0, |r| {
             r.iter()
                 .filter(|(k, _)| *k != replica)
+                .map(|(_, v)| v)
+                .sum()
+        })
+    }
+
+    /// The total of a bucket over every counter but `own` (a replica's shards).
+    pub fn total_excluding<S: AsRef<str>>(&self, key: &CountKey, own: &[S]) -> u64 {
+        self.entries.get(key).map_or(0, |r| {
+            r.iter()
+                .filter(|(k, _)| !own.iter().any(|o| o.as_ref() == k.as_str()))
                 .map(|(_, v)| v)
                 .sum()
         })

@@ -11,6 +11,11 @@
 //!
 //! Time is the router's watermark (the largest clock seen), so out-of-order input never
 //! makes the log go backwards.
+//!
+//! Each entry belongs to a shard (a partition of the route stage's input). With change
+//! tracking on, every entry inserted, updated or dropped is noted, so that the router can
+//! write it to the changelog; a shard's entries can be dropped without a trace (it moved to
+//! another replica) and restored from the changelog.
 
 use std::collections::VecDeque;
 
@@ -20,6 +25,7 @@ use chrono::{DateTime, Duration, Utc};
 use earshot_model::Priority;
 
 use crate::config::FoldingSettings;
+use crate::router::Shard;
 
 /// What the router remembers about an open ticket.
 #[derive(Debug, Clone)]
@@ -167,6 +173,8 @@ pub(crate) struct Folding {
     max_open: usize,
     expired: u64,
     evicted: u64,
+    /// Keys inserted, updated or dropped since the last `take_changes`, when tracking.
+    changes: Option<Vec<(Shard, u128)>>,
 }
 
 #[derive(Debug, Clone)]
@@ -174,12 +182,25 @@ struct Slot {
     /// Bumped on every insert and update of this slot, so log records of an earlier
     /// occupant or an earlier update are recognised as stale.
     generation: u32,
-    entry: Option<([u64; 2], OpenTicket)>,
+    entry: Option<Entry>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    key: [u64; 2],
+    shard: Shard,
+    /// Unix seconds of the last insert or update.
+    last_active: i64,
+    ticket: OpenTicket,
 }
 
 fn split(key: u128) -> [u64; 2] {
     // Truncation intended: the two halves of the key.
     [key as u64, (key >> 64) as u64]
+}
+
+fn join(key: [u64; 2]) -> u128 {
+    u128::from(key[0]) | (u128::from(key[1]) << 64)
 }
 
 impl Folding {
@@ -194,7 +215,85 @@ impl Folding {
             max_open: s.max_open.max(1),
             expired: 0,
             evicted: 0,
+            changes: None,
         }
+    }
+
+    /// New window, age and size limits (a reload); entries stay.
+    pub fn reconfigure(&mut self, s: &FoldingSettings) {
+        self.window = s.window.num_seconds();
+        self.max_age = s.max_age;
+        self.max_open = s.max_open.max(1);
+    }
+
+    /// Starts noting changes, for a changelog.
+    pub fn track_changes(&mut self) {
+        self.changes.get_or_insert_with(Vec::new);
+    }
+
+    /// The keys changed since the last call, each once, with their shard.
+    pub fn take_changes(&mut self, into: &mut Vec<(Shard, u128)>) {
+        if let Some(changes) = &mut self.changes {
+            changes.sort_unstable();
+            changes.dedup();
+            into.append(changes);
+        }
+    }
+
+    fn note(&mut self, shard: Shard, key: [u64; 2]) {
+        if let Some(changes) = &mut self.changes {
+            changes.push((shard, join(key)));
+        }
+    }
+
+    /// The shard and last activity of `key`'s entry.
+    pub fn placed(&self, key: u128) -> Option<(Shard, i64)> {
+        let slot = self.slot_of(key)?;
+        let entry = self.slots.get(slot as usize)?.entry.as_ref()?;
+        Some((entry.shard, entry.last_active))
+    }
+
+    /// Every open ticket, to change in place (its key and shard stay).
+    pub fn tickets_mut(&mut self) -> impl Iterator<Item = &mut OpenTicket> {
+        self.slots
+            .iter_mut()
+            .filter_map(|s| s.entry.as_mut())
+            .map(|e| &mut e.ticket)
+    }
+
+    /// Forgets every entry of `shard` without noting a change: the shard moved away, its
+    /// changelog still holds it.
+    pub fn drop_shard(&mut self, shard: Shard) {
+        for slot in 0..self.slots.len() {
+            let owned = self.slots[slot]
+                .entry
+                .as_ref()
+                .is_some_and(|e| e.shard == shard);
+            if owned {
+                if let Some(entry) = self.slots[slot].entry.take() {
+                    self.index.remove(&entry.key);
+                    self.free.push(slot as u32);
+                }
+            }
+        }
+    }
+
+    /// Puts back an entry read from the changelog (no change noted). The log is sorted by
+    /// [`Folding::restored`] once a batch is in.
+    pub fn restore(&mut self, key: u128, shard: Shard, last_active: i64, ticket: OpenTicket) {
+        if let Some(slot) = self.slot_of(key) {
+            self.remove_quietly(slot);
+        }
+        self.place(key, shard, last_active, ticket);
+    }
+
+    /// A batch of restored entries is in: keeps the log in time order, so expiry and
+    /// eviction take the least recently active first.
+    pub fn restored(&mut self) {
+        self.log
+            .make_contiguous()
+            .sort_unstable_by_key(|&(at, slot, _)| (at, slot));
+        self.maybe_compact();
     }
 
     fn slot_of(&self, key: u128) -> Option<u32> {
@@ -206,16 +305,22 @@ impl Folding {
             .get_mut(slot as usize)?
             .entry
             .as_mut()
-            .map(|(_, t)| t)
+            .map(|e| &mut e.ticket)
     }
 
+    /// Drops the entry in `slot`, noting the change.
     fn remove(&mut self, slot: u32) {
-        if let Some(s) = self.slots.get_mut(slot as usize) {
-            if let Some((key, _)) = s.entry.take() {
-                self.index.remove(&key);
-                self.free.push(slot);
-            }
+        if let Some(entry) = self.remove_quietly(slot) {
+            self.note(entry.shard, entry.key);
         }
+    }
+
+    fn remove_quietly(&mut self, slot: u32) -> Option<Entry> {
+        let s = self.slots.get_mut(slot as usize)?;
+        let entry = s.entry.take()?;
+        self.index.remove(&entry.key);
+        self.free.push(slot);
+        Some(entry)
     }
 
     /// Whether a log record still describes the slot's latest activity.
@@ -247,7 +352,7 @@ impl Folding {
             .get(slot as usize)?
             .entry
             .as_ref()
-            .map(|(_, t)| t)
+            .map(|e| &e.ticket)
     }
 
     /// Records activity on `key` (after an update through [`Folding::get_mut`]).
@@ -255,15 +360,29 @@ impl Folding {
         let Some(slot) = self.slot_of(key) else {
             return;
         };
-        if let Some(s) = self.slots.get_mut(slot as usize) {
-            s.generation = s.generation.wrapping_add(1);
-            self.log.push_back((now.timestamp(), slot, s.generation));
-            self.maybe_compact();
-        }
+        let now = now.timestamp();
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        s.generation = s.generation.wrapping_add(1);
+        let generation = s.generation;
+        let Some(entry) = s.entry.as_mut() else {
+            return;
+        };
+        entry.last_active = now;
+        let (shard, key) = (entry.shard, entry.key);
+        self.log.push_back((now, slot, generation));
+        self.note(shard, key);
+        self.maybe_compact();
     }
 
-    /// Adds a new open ticket, evicting the least recently active one when full.
-    pub fn insert(&mut self, key: u128, ticket: OpenTicket, now: DateTime<Utc>) {
+    /// Adds a new open ticket of `shard`, evicting the least recently active one when full.
+    pub fn insert(&mut self, key: u128, shard: Shard, ticket: OpenTicket, now: DateTime<Utc>) {
+        self.place(key, shard, now.timestamp(), ticket);
+        self.note(shard, split(key));
+    }
+
+    fn place(&mut self, key: u128, shard: Shard, last_active: i64, ticket: OpenTicket) {
         while self.index.len() >= self.max_open {
             let Some((_, slot, generation)) = self.log.pop_front() else {
                 break;
@@ -292,9 +411,14 @@ impl Folding {
             return;
         };
         s.generation = s.generation.wrapping_add(1);
-        s.entry = Some((split(key), ticket));
+        s.entry = Some(Entry {
+            key: split(key),
+            shard,
+            last_active,
+            ticket,
+        });
         self.index.insert(split(key), slot);
-        self.log.push_back((now.timestamp(), slot, s.generation));
+        self.log.push_back((last_active, slot, s.generation));
         self.maybe_compact();
     }
 
@@ -339,7 +463,8 @@ impl Folding {
             .slots
             .iter()
             .filter_map(|s| s.entry.as_ref())
-            .map(|(_, t)| {
+            .map(|e| {
+                let t = &e.ticket;
                 round(t.tags.more.capacity() * 2)
                     + round(t.later_posts.capacity() * size_of::<Box<str>>())
                     + t.post_ids().map(|p| round(p.len())).sum::<usize>()

@@ -77,6 +77,7 @@ mod output;
 mod router;
 mod rules;
 mod spike;
+mod state;
 mod tables;
 
 pub use authors::{AuthorLists, MAX_AUTHOR_LISTS};
@@ -91,5 +92,6 @@ pub use holidays_jp::{
 pub use ids::{incident_id, ticket_id};
 pub use load::{parse_duration, ConfigFile};
 pub use output::{RouteOutput, Unrouted};
-pub use router::{Router, RouterStats};
+pub use router::{Router, RouterStats, Shard};
 pub use rules::{Actions, Conditions, Rule};
+pub use state::{Restored, StateRecord};

@@ -44,6 +44,12 @@ impl<'a> Sink<'a> {
         self.report(at.file, at.span.clone(), error);
     }
 
+    /// A problem of the configuration as a whole (no place in a file).
+    pub fn global(&mut self, error: RouteError) {
+        let name = self.files.first().map_or("<config>", |f| f.name);
+        self.diags.push(Diagnostic::global(error, name));
+    }
+
     /// The line of a span, for "first defined at line N" messages.
     pub fn line_of(&self, file: usize, span: &Range<usize>) -> u32 {
         let f = self.files[file];

@@ -22,8 +22,17 @@ use crate::spike::Detector;
 use crate::tables::{conversation_key, folding_key, PostData, Tables};
 use crate::{Diagnostics, Loaded};
 
+mod state;
+
 /// Watchlists the router tracks at most; posts naming more are routed but not counted.
 const MAX_WATCHLISTS: usize = 4096;
+
+/// A part of the router's state that moves as one between replicas: one partition of the
+/// route stage's input topic. Posts of one conversation always come through one shard (the
+/// input is keyed by conversation), so each conversation's state lives in one. Offline
+/// routing uses shard 0 for everything.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Shard(pub u32);
 
 /// Counters since the router was built.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -72,6 +81,9 @@ pub struct Router {
     modifiers: Vec<u16>,
     tag_buf: Vec<u16>,
     incidents: Vec<Incident>,
+    /// The shards this router owns, once it keeps state per shard (`None`: it routes
+    /// everything as shard 0, offline).
+    owned: Option<Vec<Shard>>,
 }
 
 impl Router {
@@ -100,6 +112,7 @@ impl Router {
             modifiers: Vec::new(),
             tag_buf: Vec::new(),
             incidents: Vec::new(),
+            owned: None,
             t,
         }
     }
@@ -146,7 +159,7 @@ impl Router {
         now: DateTime<Utc>,
         out: &mut Vec<RouteOutput>,
     ) {
-        self.route_post(PostData::Borrowed(post), now, out);
+        self.route_post(Shard::default(), PostData::Borrowed(post), now, out);
     }
 
     /// [`Router::route_into`] taking the post by value: it moves into the (last) ticket or
@@ -158,7 +171,18 @@ impl Router {
         now: DateTime<Utc>,
         out: &mut Vec<RouteOutput>,
     ) {
-        self.route_post(PostData::Owned(Box::new(post)), now, out);
+        self.route_post(Shard::default(), PostData::Owned(Box::new(post)), now, out);
+    }
+
+    /// [`Router::route_owned_into`] for a post of input partition `shard`.
+    pub fn route_owned_in(
+        &mut self,
+        shard: Shard,
+        post: ScoredPost,
+        now: DateTime<Utc>,
+        out: &mut Vec<RouteOutput>,
+    ) {
+        self.route_post(shard, PostData::Owned(Box::new(post)), now, out);
     }
 
     /// Moves the clock without a post: closes incidents whose volume is back to normal and
@@ -208,7 +232,13 @@ impl Router {
         self.folding.expire(wm);
     }
 
-    fn route_post(&mut self, data: PostData<'_>, now: DateTime<Utc>, out: &mut Vec<RouteOutput>) {
+    fn route_post(
+        &mut self,
+        shard: Shard,
+        data: PostData<'_>,
+        now: DateTime<Utc>,
+        out: &mut Vec<RouteOutput>,
+    ) {
         self.advance(now, out);
         self.stats.posts += 1;
         let post = match &data {
@@ -222,7 +252,7 @@ impl Router {
             self.stats.duplicates += 1;
             return;
         }
-        let authors = self.count(post, now, out);
+        let authors = self.count(shard, post, now, out);
         let incident = if self.detector.has_open() {
             self.detector
                 .open_incident(&self.post_wls, &post.analysis.intents)
@@ -261,7 +291,7 @@ impl Router {
             };
             let incident_id = incident.as_ref().map(|(_, id)| id.as_str());
             let Some((key, reasons)) = self.fold(
-                post,
+                (shard, post),
                 now,
                 step,
                 n == 0,
@@ -364,7 +394,13 @@ impl Router {
 
     /// Interns the post's watchlists and counts it for spike detection; returns the author
     /// lists bit mask.
-    fn count(&mut self, post: &ScoredPost, now: DateTime<Utc>, out: &mut Vec<RouteOutput>) -> u64 {
+    fn count(
+        &mut self,
+        shard: Shard,
+        post: &ScoredPost,
+        now: DateTime<Utc>,
+        out: &mut Vec<RouteOutput>,
+    ) -> u64 {
         self.post_watch.clear();
         self.post_watch.resize(self.watch_words, 0);
         self.post_wls.clear();
@@ -386,6 +422,7 @@ impl Router {
         };
         let secs = now.timestamp();
         self.detector.observe(
+            shard,
             post,
             &self.post_wls,
             authors,
@@ -472,7 +509,7 @@ impl Router {
     /// Returns the folding key and the reasons so far; `None` for a redelivered post.
     fn fold(
         &mut self,
-        post: &ScoredPost,
+        (shard, post): (Shard, &ScoredPost),
         now: DateTime<Utc>,
         step: Step,
         primary: bool,
@@ -537,7 +574,7 @@ impl Router {
                 &post.post.id,
             );
             self.stats.tickets_opened += 1;
-            self.folding.insert(key, open, wm);
+            self.folding.insert(key, shard, open, wm);
             return Some((key, reasons));
         };
         if open.has_post(&post.post.id) {

@@ -14,8 +14,14 @@
 //! not an incident), and a cooldown stops the same key from reopening at once. Nothing opens
 //! during the first window after start, when no baseline exists yet.
 //!
-//! Counts are kept per replica and merged from other replicas (see [`crate::SpikeCounts`]),
-//! so detection runs on the totals of all partitions.
+//! Counts are kept per shard (a partition of the route stage's input) and merged from other
+//! replicas (see [`crate::SpikeCounts`]), so detection runs on the totals of all
+//! partitions. A shard's counts move with it: written to the changelog as they change,
+//! dropped when the shard is revoked, restored when it is assigned, and published under the
+//! shard's label, so the grow-only merge never counts a moved shard twice. What the
+//! detector learned (baselines, open incidents, cooldowns) is written to the changelog of
+//! every shard the replica owns, and a replica restoring a shard adopts it for a key it knows
+//! less about.
 
 use std::collections::VecDeque;
 
@@ -28,6 +34,8 @@ use earshot_model::{
 use crate::config::SpikeSettings;
 use crate::counts::{CountKey, SpikeCounts};
 use crate::intern::Interner;
+use crate::router::Shard;
+use crate::state::{OpenRecord, SpikeRecord};
 
 const INTENTS: usize = Intent::ALL.len();
 /// Distinct terms counted per bucket and key; enough for a top-10, bounded for memory.
@@ -47,7 +55,8 @@ pub(crate) fn intent_index(intent: Intent) -> usize {
 #[derive(Debug, Clone)]
 struct Bucket {
     start: i64,
-    local: u64,
+    /// This replica's counts, per shard it owns (usually one).
+    local: Vec<(Shard, u64)>,
     remote: u64,
     terms: Vec<(u32, u32)>,
 }
@@ -56,11 +65,54 @@ impl Bucket {
     fn new(start: i64) -> Bucket {
         Bucket {
             start,
-            local: 0,
+            local: Vec::new(),
             remote: 0,
             terms: Vec::new(),
         }
     }
+
+    fn local(&self) -> u64 {
+        self.local.iter().map(|(_, n)| n).sum()
+    }
+
+    fn of(&self, shard: Shard) -> u64 {
+        self.local
+            .iter()
+            .find(|(s, _)| *s == shard)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    fn set(&mut self, shard: Shard, count: u64) {
+        match self.local.iter_mut().find(|(s, _)| *s == shard) {
+            Some((_, n)) => *n = count,
+            None => self.local.push((shard, count)),
+        }
+    }
+}
+
+/// Keeps a ring of consecutive buckets ending at `current`, and returns the one starting at
+/// `start` when it lies in the window (adding the older buckets it needs).
+fn bucket_at(
+    ring: &mut VecDeque<Bucket>,
+    start: i64,
+    (current, bucket, k): (i64, i64, usize),
+) -> Option<&mut Bucket> {
+    let oldest = current - bucket * (k as i64 - 1);
+    if start < oldest || start > current || start.rem_euclid(bucket) != 0 {
+        return None;
+    }
+    while ring.front().is_none_or(|b| b.start > start) {
+        let before = ring.front().map_or(current, |b| b.start - bucket);
+        ring.push_front(Bucket::new(before));
+    }
+    ring.iter_mut().find(|b| b.start == start)
+}
+
+/// What changed since the router last wrote state: shard counts and keys' learned state.
+#[derive(Debug, Clone, Default)]
+struct Changes {
+    counts: Vec<(Shard, usize, i64)>,
+    keys: Vec<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -94,7 +146,7 @@ struct KeyState {
 
 impl KeyState {
     fn window_count(&self) -> u64 {
-        self.ring.iter().map(|b| b.local + b.remote).sum()
+        self.ring.iter().map(|b| b.local() + b.remote).sum()
     }
 }
 
@@ -119,6 +171,11 @@ pub(crate) struct Detector {
     remote: SpikeCounts,
     /// Reused per post, so counting allocates nothing in the steady state.
     scratch: Vec<u32>,
+    /// Labels of the shards this replica owns, for the counts it publishes; empty when the
+    /// router is not sharded (everything is shard 0, published as the replica).
+    labels: Vec<(Shard, String)>,
+    /// Noted when tracking changes.
+    changes: Option<Changes>,
     pub opened: u64,
     pub closed: u64,
 }
@@ -147,6 +204,8 @@ impl Detector {
             terms: Interner::new(100_000),
             remote: SpikeCounts::new(Duration::seconds(bucket)),
             scratch: Vec::new(),
+            labels: Vec::new(),
+            changes: None,
             opened: 0,
             closed: 0,
             s,
@@ -155,6 +214,254 @@ impl Detector {
 
     pub fn set_replica(&mut self, replica: &str) {
         self.replica = replica.to_string();
+    }
+
+    /// New settings (a reload). A new bucket length or window starts the counts afresh;
+    /// baselines and open incidents stay.
+    pub fn reconfigure(&mut self, s: SpikeSettings, ignore_mask: u64) {
+        let bucket = s.bucket.num_seconds().max(1);
+        let half_life = s.half_life.num_seconds().max(1) as f64;
+        if bucket != self.bucket || s.window_buckets.max(1) as usize != self.k {
+            for state in self.keys.iter_mut().flatten() {
+                state.ring.clear();
+                if let Some(current) = self.current {
+                    state
+                        .ring
+                        .push_back(Bucket::new(current.div_euclid(bucket) * bucket));
+                }
+            }
+            self.current = self.current.map(|c| c.div_euclid(bucket) * bucket);
+            self.remote = SpikeCounts::new(Duration::seconds(bucket));
+        }
+        self.bucket = bucket;
+        self.k = s.window_buckets.max(1) as usize;
+        self.alpha = 1.0 - 0.5f64.powf(bucket as f64 / half_life);
+        self.intent_mask = if s.intents.is_empty() {
+            u8::MAX
+        } else {
+            s.intents.iter().fold(0, |m, i| m | 1 << intent_index(*i))
+        };
+        self.ignore_mask = ignore_mask;
+        self.tracked.clear();
+        self.s = s;
+    }
+
+    /// Starts noting changes, for a changelog.
+    pub fn track_changes(&mut self) {
+        self.changes.get_or_insert_with(Changes::default);
+    }
+
+    fn note_count(&mut self, shard: Shard, idx: usize, start: i64) {
+        if let Some(changes) = &mut self.changes {
+            changes.counts.push((shard, idx, start));
+        }
+    }
+
+    fn note_key(&mut self, idx: usize) {
+        if let Some(changes) = &mut self.changes {
+            changes.keys.push(idx);
+        }
+    }
+
+    /// The label `shard`'s counts are published under.
+    fn label(&self, shard: Shard) -> &str {
+        self.labels
+            .iter()
+            .find(|(s, _)| *s == shard)
+            .map_or(self.replica.as_str(), |(_, l)| l.as_str())
+    }
+
+    /// `shard` is this replica's now, its counts published as `label`.
+    pub fn own(&mut self, shard: Shard, label: &str, names: &Interner) {
+        self.labels.retain(|(s, _)| *s != shard);
+        self.labels.push((shard, label.to_string()));
+        self.refresh_remote(names);
+    }
+
+    /// `shard` moved away: its counts leave this replica's (the new owner publishes them).
+    pub fn disown(&mut self, shard: Shard, names: &Interner) {
+        for state in self.keys.iter_mut().flatten() {
+            for b in &mut state.ring {
+                b.local.retain(|(s, _)| *s != shard);
+            }
+        }
+        self.labels.retain(|(s, _)| *s != shard);
+        self.refresh_remote(names);
+    }
+
+    /// The labels this replica's own counts go under.
+    fn own_labels(&self) -> Vec<String> {
+        if self.labels.is_empty() {
+            vec![self.replica.clone()]
+        } else {
+            self.labels.iter().map(|(_, l)| l.clone()).collect()
+        }
+    }
+
+    /// The counts of other replicas, by what this one owns now.
+    fn refresh_remote(&mut self, names: &Interner) {
+        let own = self.own_labels();
+        for state in self.keys.iter_mut().flatten() {
+            for b in &mut state.ring {
+                let key = CountKey {
+                    watchlist: names.name(state.watchlist).to_string(),
+                    intent: state.intent,
+                    bucket_start: to_time(b.start),
+                };
+                b.remote = self.remote.total_excluding(&key, &own);
+            }
+        }
+    }
+
+    /// The changes since the last call: shard counts as (shard, watchlist, intent, bucket
+    /// start, count — 0 when the bucket left the window), and keys' learned state.
+    #[allow(clippy::type_complexity)]
+    pub fn take_changes(
+        &mut self,
+        counts: &mut Vec<(Shard, u32, Intent, i64, u64)>,
+        keys: &mut Vec<(u32, Intent, SpikeRecord)>,
+    ) {
+        let Some(changes) = &mut self.changes else {
+            return;
+        };
+        let mut changed = std::mem::take(changes);
+        changed.counts.sort_unstable();
+        changed.counts.dedup();
+        changed.keys.sort_unstable();
+        changed.keys.dedup();
+        for (shard, idx, start) in changed.counts {
+            let Some(state) = self.keys.get(idx).and_then(|s| s.as_deref()) else {
+                continue;
+            };
+            let count = state
+                .ring
+                .iter()
+                .find(|b| b.start == start)
+                .map_or(0, |b| b.of(shard));
+            counts.push((shard, state.watchlist, state.intent, start, count));
+        }
+        for idx in changed.keys {
+            let Some(state) = self.keys.get(idx).and_then(|s| s.as_deref()) else {
+                continue;
+            };
+            if let Some(record) = self.record(idx) {
+                keys.push((state.watchlist, state.intent, record));
+            }
+        }
+    }
+
+    /// What the detector learned about key `idx`, for the changelog.
+    fn record(&self, idx: usize) -> Option<SpikeRecord> {
+        let state = self.keys.get(idx)?.as_deref()?;
+        Some(SpikeRecord {
+            v: 1,
+            current: self.current.unwrap_or_default(),
+            samples: self.closes,
+            mean: state.mean,
+            deviation: state.dev,
+            cooldown_until: state.cooldown_until,
+            open: state.open.as_ref().map(|o| OpenRecord {
+                id: o.id.clone(),
+                revision: o.revision,
+                opened_at: o.opened_at,
+                peak: o.peak,
+                total: o.total,
+                baseline: o.baseline,
+                samples: o.samples.clone(),
+                terms: o
+                    .terms
+                    .iter()
+                    .map(|&(t, n)| (self.terms.name(t).to_string(), n))
+                    .collect(),
+                tickets: o.tickets,
+                folded: o.folded,
+                last_emitted: o.last_emitted,
+            }),
+        })
+    }
+
+    /// Takes over what another replica learned about a key from the changelog, unless this
+    /// replica has learned as much itself (more baseline samples).
+    pub fn restore_key(&mut self, wl: u32, intent: Intent, record: SpikeRecord) {
+        if record.current > 0 {
+            let current = record.current.div_euclid(self.bucket) * self.bucket;
+            self.move_to(current);
+        }
+        let adopt_samples = record.samples;
+        let knows_more = self.closes >= adopt_samples
+            && self
+                .keys
+                .get(wl as usize * INTENTS + intent_index(intent))
+                .is_some_and(|s| s.is_some());
+        if knows_more {
+            return;
+        }
+        self.closes = self.closes.max(adopt_samples);
+        let open = record.open.map(|o| Open {
+            terms: o
+                .terms
+                .iter()
+                .filter_map(|(term, n)| self.terms.intern(term).map(|id| (id, *n)))
+                .collect(),
+            id: o.id,
+            revision: o.revision,
+            opened_at: o.opened_at,
+            peak: o.peak,
+            total: o.total,
+            baseline: o.baseline,
+            samples: o.samples,
+            tickets: o.tickets,
+            folded: o.folded,
+            last_emitted: o.last_emitted,
+        });
+        let Some(state) = self.state(wl, intent) else {
+            return;
+        };
+        state.mean = record.mean;
+        state.dev = record.deviation;
+        state.cooldown_until = record.cooldown_until;
+        let was_open = state.open.is_some();
+        state.open = open;
+        match (was_open, state.open.is_some()) {
+            (false, true) => self.opened += 1,
+            (true, false) => self.closed += 1,
+            _ => {}
+        }
+    }
+
+    /// Puts back a shard's count of one bucket from the changelog.
+    pub fn restore_count(&mut self, shard: Shard, wl: u32, intent: Intent, start: i64, count: u64) {
+        if self.current.is_none_or(|c| c < start) {
+            self.move_to(start.div_euclid(self.bucket) * self.bucket);
+        }
+        let (bucket, k) = (self.bucket, self.k);
+        let Some(current) = self.current else {
+            return;
+        };
+        let Some(state) = self.state(wl, intent) else {
+            return;
+        };
+        if let Some(b) = bucket_at(&mut state.ring, start, (current, bucket, k)) {
+            b.set(shard, count);
+        }
+    }
+
+    /// Moves the current bucket forward to `start` without closing buckets (restoring: the
+    /// buckets between were closed by the replica that wrote the state).
+    fn move_to(&mut self, start: i64) {
+        if self.current.is_some_and(|c| c >= start) {
+            return;
+        }
+        self.current = Some(start);
+        let k = self.k;
+        for state in self.keys.iter_mut().flatten() {
+            if state.ring.back().is_none_or(|b| b.start < start) {
+                state.ring.push_back(Bucket::new(start));
+            }
+            while state.ring.len() > k {
+                state.ring.pop_front();
+            }
+        }
     }
 
     fn is_tracked(&mut self, wl: u32, names: &Interner) -> bool {
@@ -198,8 +505,10 @@ impl Detector {
     }
 
     /// Counts a post; may open incidents.
+    #[allow(clippy::too_many_arguments)]
     pub fn observe(
         &mut self,
+        shard: Shard,
         post: &ScoredPost,
         wls: &[u32],
         authors: u64,
@@ -244,7 +553,9 @@ impl Detector {
                 else {
                     continue;
                 };
-                bucket.local += 1;
+                let count = bucket.of(shard) + 1;
+                bucket.set(shard, count);
+                let start = bucket.start;
                 for &t in &term_ids {
                     if let Some((_, n)) = bucket.terms.iter_mut().find(|(id, _)| *id == t) {
                         *n += 1;
@@ -277,6 +588,10 @@ impl Detector {
                     }
                 }
                 let idx = wl as usize * INTENTS + intent_index(intent);
+                self.note_count(shard, idx, start);
+                if self.keys[idx].as_ref().is_some_and(|s| s.open.is_some()) {
+                    self.note_key(idx);
+                }
                 self.maybe_open(idx, now, names, out);
             }
             self.scratch = term_ids;
@@ -330,6 +645,7 @@ impl Detector {
             last_emitted: (0, 0, 0, 0),
         };
         self.opened += 1;
+        self.note_key(idx);
         if let Some(state) = self.keys.get_mut(idx).and_then(|s| s.as_deref_mut()) {
             state.open = Some(open);
             out.extend(self.incident(idx, IncidentChange::Opened, now, names));
@@ -354,14 +670,24 @@ impl Detector {
             steps += 1;
             let jump = steps >= MAX_STEPS && boundary < target;
             current = if jump { target } else { boundary };
-            for state in self.keys.iter_mut().flatten() {
+            let mut left = Vec::new();
+            for (idx, state) in self.keys.iter_mut().enumerate() {
+                let Some(state) = state.as_deref_mut() else {
+                    continue;
+                };
                 if jump {
                     // Skipping ahead: the buckets kept are far outside the new window.
-                    state.ring.clear();
+                    left.extend(state.ring.drain(..).map(|b| (idx, b)));
                 }
                 state.ring.push_back(Bucket::new(current));
                 while state.ring.len() > self.k {
-                    state.ring.pop_front();
+                    left.extend(state.ring.pop_front().map(|b| (idx, b)));
+                }
+            }
+            // A bucket that left the window is forgotten by the changelog too.
+            for (idx, bucket) in left {
+                for (shard, _) in bucket.local {
+                    self.note_count(shard, idx, bucket.start);
                 }
             }
             self.current = Some(current);
@@ -374,6 +700,11 @@ impl Detector {
         self.closes += 1;
         let alpha = self.alpha.max(1.0 / self.closes as f64);
         for idx in 0..self.keys.len() {
+            if self.keys[idx].is_none() {
+                continue;
+            }
+            // The baseline moves (or the incident ends or grows) at every boundary.
+            self.note_key(idx);
             let Some(state) = self.keys[idx].as_deref_mut() else {
                 continue;
             };
@@ -495,20 +826,23 @@ impl Detector {
             } else {
                 open.tickets += 1;
             }
+            self.note_key(idx);
         }
     }
 
-    /// This replica's counts for the buckets still in the window.
+    /// This replica's counts for the buckets still in the window, under each shard's label.
     pub fn export(&self, names: &Interner) -> SpikeCounts {
         let mut counts = SpikeCounts::new(Duration::seconds(self.bucket));
         for state in self.keys.iter().flatten() {
-            for b in state.ring.iter().filter(|b| b.local > 0) {
-                let key = CountKey {
-                    watchlist: names.name(state.watchlist).to_string(),
-                    intent: state.intent,
-                    bucket_start: to_time(b.start),
-                };
-                counts.record(&self.replica, key, b.local);
+            for b in &state.ring {
+                for &(shard, n) in b.local.iter().filter(|(_, n)| *n > 0) {
+                    let key = CountKey {
+                        watchlist: names.name(state.watchlist).to_string(),
+                        intent: state.intent,
+                        bucket_start: to_time(b.start),
+                    };
+                    counts.record(self.label(shard), key, n);
+                }
             }
         }
         counts
@@ -539,6 +873,7 @@ impl Detector {
                 continue;
             };
             let name = names.name(wl);
+            let own = self.own_labels();
             let totals: Vec<u64> = starts
                 .into_iter()
                 .map(|start| {
@@ -547,7 +882,7 @@ impl Detector {
                         intent,
                         bucket_start: to_time(start),
                     };
-                    self.remote.total_except(&key, &self.replica)
+                    self.remote.total_excluding(&key, &own)
                 })
                 .collect();
             if let Some(state) = self.state(wl, intent) {

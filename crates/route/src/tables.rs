@@ -5,14 +5,16 @@
 //! folding table while that entry is borrowed, without copying it. Every sentence that does
 //! not depend on the post is computed once, when the router is built.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use earshot_model::{
     Priority, ReasonKind, ScoredPost, Ticket, TicketAnalysis, TicketReason, TicketSla,
     TICKET_SCHEMA_VERSION,
 };
 
+use crate::calendar::Calendar;
 use crate::config::RouteConfig;
 use crate::folding::OpenTicket;
 use crate::intern::Interner;
@@ -33,19 +35,50 @@ pub(crate) enum PostData<'a> {
     Owned(Box<ScoredPost>),
 }
 
+/// The configuration in the shape routing uses: rules compiled, names as small indices,
+/// sentences written once.
+///
+/// Open tickets refer to rules, queues, teams and tags by index into these tables. The
+/// tables of the configuration in force are the first entries; an open ticket whose rule or
+/// queue is no longer configured (a reload removed it, or restored state names it) gets an
+/// entry appended ("retired"), so that it goes on being revised until it expires.
 #[derive(Debug)]
 pub(crate) struct Tables {
     pub config: RouteConfig,
+    /// Compiled rules of the configuration, in order (no retired ones: they never match).
     pub rules: Vec<CompiledRule>,
+    /// Per rule index (retired ones after the configured): its id and sentences.
     pub rule_ids: Vec<Arc<str>>,
     pub texts: Vec<RuleText>,
+    /// Per queue index (retired ones after the configured).
     pub queue_ids: Vec<Arc<str>>,
     /// Per queue: its calendar's id and time zone name.
     pub calendars: Vec<(Arc<str>, Arc<str>)>,
     pub sla_texts: Vec<[Option<Arc<str>>; 4]>,
+    /// Per queue: the response target of each priority and the calendar it counts in.
+    pub queue_sla: Vec<[Option<Duration>; 4]>,
+    pub queue_calendars: Vec<Option<Calendar>>,
+    pub queue_teams: Vec<u16>,
     pub tags: Vec<Arc<str>>,
     pub teams: Vec<Arc<str>>,
-    pub queue_teams: Vec<u16>,
+    /// Name → index, for restoring and translating open tickets.
+    names: Names,
+}
+
+#[derive(Debug, Default)]
+struct Names {
+    rules: HashMap<Arc<str>, u16>,
+    queues: HashMap<Arc<str>, u16>,
+    tags: HashMap<Arc<str>, u16>,
+    teams: HashMap<Arc<str>, u16>,
+}
+
+fn index(names: &[Arc<str>]) -> HashMap<Arc<str>, u16> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.clone(), u16::try_from(i).unwrap_or(NONE)))
+        .collect()
 }
 
 impl Tables {
@@ -108,27 +141,121 @@ impl Tables {
                 (Arc::from(cal.id()), Arc::from(cal.time_zone().name()))
             })
             .collect();
-        let arcs = |v: Vec<String>| v.into_iter().map(Arc::from).collect();
+        let arcs = |v: Vec<String>| -> Vec<Arc<str>> { v.into_iter().map(Arc::from).collect() };
+        let rule_ids: Vec<Arc<str>> = config
+            .rules
+            .iter()
+            .map(|r| Arc::from(r.id.as_str()))
+            .collect();
+        let queue_ids: Vec<Arc<str>> = config
+            .queues
+            .iter()
+            .map(|q| Arc::from(q.id.as_str()))
+            .collect();
+        let (tags, teams) = (arcs(tags), arcs(teams));
         Tables {
+            names: Names {
+                rules: index(&rule_ids),
+                queues: index(&queue_ids),
+                tags: index(&tags),
+                teams: index(&teams),
+            },
             rules,
-            rule_ids: config
-                .rules
-                .iter()
-                .map(|r| Arc::from(r.id.as_str()))
-                .collect(),
+            rule_ids,
             texts,
-            queue_ids: config
+            queue_sla: config.queues.iter().map(|q| q.sla).collect(),
+            queue_calendars: config
                 .queues
                 .iter()
-                .map(|q| Arc::from(q.id.as_str()))
+                .map(|q| config.calendars.get(q.calendar).cloned())
                 .collect(),
+            queue_ids,
             calendars,
             sla_texts,
-            tags: arcs(tags),
-            teams: arcs(teams),
+            tags,
+            teams,
             queue_teams,
             config,
         }
+    }
+
+    /// The index of rule `id`; a rule not configured is retired: an entry of its own, with
+    /// its sentences from `old` when it was configured there.
+    pub fn rule_index(&mut self, id: &str, old: Option<&Tables>) -> u16 {
+        if let Some(&i) = self.names.rules.get(id) {
+            return i;
+        }
+        let index = u16::try_from(self.rule_ids.len()).unwrap_or(NONE);
+        let id: Arc<str> = Arc::from(id);
+        let text = old
+            .and_then(|old| {
+                old.names
+                    .rules
+                    .get(&id)
+                    .map(|&i| old.texts[i as usize].clone())
+            })
+            .unwrap_or_else(|| retired_rule_text(&id));
+        self.rule_ids.push(id.clone());
+        self.texts.push(text);
+        self.names.rules.insert(id, index);
+        index
+    }
+
+    /// The index of queue `id`; a queue not configured is retired, with its targets and
+    /// calendar from `old` when it was configured there (else none: no due time).
+    pub fn queue_index(&mut self, id: &str, old: Option<&Tables>) -> u16 {
+        if let Some(&i) = self.names.queues.get(id) {
+            return i;
+        }
+        let index = u16::try_from(self.queue_ids.len()).unwrap_or(NONE);
+        let id: Arc<str> = Arc::from(id);
+        let from = old.and_then(|old| old.names.queues.get(&id).map(|&i| (old, i as usize)));
+        match from {
+            Some((old, i)) => {
+                self.calendars.push(old.calendars[i].clone());
+                self.sla_texts.push(old.sla_texts[i].clone());
+                self.queue_sla.push(old.queue_sla[i]);
+                self.queue_calendars.push(old.queue_calendars[i].clone());
+                let team = old.teams.get(old.queue_teams[i] as usize).cloned();
+                let team = team.map_or(NONE, |t| self.team_index(&t));
+                self.queue_teams.push(team);
+            }
+            None => {
+                self.calendars
+                    .push((Arc::from("retired"), Arc::from("UTC")));
+                self.sla_texts.push([None, None, None, None]);
+                self.queue_sla.push([None; 4]);
+                self.queue_calendars.push(None);
+                self.queue_teams.push(NONE);
+            }
+        }
+        self.queue_ids.push(id.clone());
+        self.names.queues.insert(id, index);
+        index
+    }
+
+    /// The index of team `name`, added when new.
+    pub fn team_index(&mut self, name: &str) -> u16 {
+        if let Some(&i) = self.names.teams.get(name) {
+            return i;
+        }
+        let index = u16::try_from(self.teams.len()).unwrap_or(NONE);
+        let name: Arc<str> = Arc::from(name);
+        self.teams.push(name.clone());
+        self.names.teams.insert(name, index);
+        index
+    }
+
+    /// The index of tag `name`, added when new.
+    pub fn tag_index(&mut self, name: &str) -> u16 {
+        if let Some(&i) = self.names.tags.get(name) {
+            return i;
+        }
+        let index = u16::try_from(self.tags.len()).unwrap_or(NONE);
+        let name: Arc<str> = Arc::from(name);
+        self.tags.push(name.clone());
+        self.names.tags.insert(name, index);
+        index
     }
 
     pub fn rule_id(&self, rule: u16) -> &Arc<str> {
@@ -142,11 +269,10 @@ impl Tables {
         priority: Priority,
         now: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
-        let q = self.config.queues.get(queue as usize)?;
-        let target = q.sla[priority.index()]?;
-        self.config
-            .calendars
-            .get(q.calendar)?
+        let target = self.queue_sla.get(queue as usize)?[priority.index()]?;
+        self.queue_calendars
+            .get(queue as usize)?
+            .as_ref()?
             .add_business_time(now, target)
             // RFC 3339 has four-digit years: a clock at the end of time gets no due time
             // rather than `+10000-01-01T…`.
@@ -171,9 +297,8 @@ impl Tables {
         conversation_key: String,
         mut reasons: Vec<TicketReason>,
     ) -> Ticket {
-        let queue = &self.config.queues[open.queue as usize];
         let (calendar, time_zone) = &self.calendars[open.queue as usize];
-        let sla = queue.sla[open.priority.index()].map(|d| TicketSla {
+        let sla = self.queue_sla[open.queue as usize][open.priority.index()].map(|d| TicketSla {
             target_seconds: u64::try_from(d.num_seconds()).unwrap_or(0),
             calendar: calendar.clone(),
             time_zone: time_zone.clone(),
@@ -326,6 +451,17 @@ fn rule_text(rule: &crate::Rule) -> RuleText {
         matched: matched.into(),
         priority: priority.into(),
         modifier: modifier.into(),
+    }
+}
+
+/// The sentences of a rule no longer configured.
+fn retired_rule_text(id: &str) -> RuleText {
+    RuleText {
+        matched: Arc::from(format!("rule `{id}` (no longer configured) matched")),
+        priority: Arc::from(format!(
+            "priority set by rule `{id}` (no longer configured)"
+        )),
+        modifier: Arc::from(format!("rule `{id}` (no longer configured) matched")),
     }
 }
 

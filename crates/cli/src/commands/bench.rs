@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use earshot_kafka::{
-    run_stage, EmbeddedKafka, Health, Input, KafkaSettings, Metrics, Output, Processor, Reject,
-    Shutdown, StageSpec, INGESTED_AT_HEADER,
+    run_stage, EmbeddedKafka, Health, Input, Output, Processor, Reject, Shutdown, StageSpec,
+    INGESTED_AT_HEADER,
 };
+use earshot_pipeline::{KafkaConfig, Metrics};
 use prometheus::Registry;
 use rdkafka::message::{Headers, Message};
 use serde::Serialize;
@@ -199,7 +200,7 @@ impl Kind {
 #[allow(clippy::too_many_arguments)]
 fn measure(
     kind: Kind,
-    base: &KafkaSettings,
+    base: &KafkaConfig,
     prefix: &str,
     posts: &[Vec<u8>],
     rate: u64,
@@ -223,6 +224,7 @@ fn measure(
             &mut t.unrouted,
             &mut t.dlq,
             &mut t.signals,
+            &mut t.changelog,
             &mut t.tickets_prefix,
         ] {
             *topic = format!("{run}.{topic}");
@@ -278,6 +280,7 @@ fn measure(
                     input_topic: input.clone(),
                     group_id: format!("{run}-pass"),
                     instance_id: None,
+                    dlq_topic: kafka.topics.dlq.clone(),
                 };
                 let health = Health::new();
                 let (k, m, s, h, out) = (
@@ -301,6 +304,7 @@ fn measure(
                     analyzer.clone(),
                     &metrics,
                     &shutdown,
+                    None,
                 )];
                 if kind == Kind::Pipeline {
                     running.push(spawn_route(
@@ -310,6 +314,7 @@ fn measure(
                         RouteClock::Wall,
                         &metrics,
                         &shutdown,
+                        None,
                     ));
                 }
                 for stage in running {

@@ -5,59 +5,45 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use earshot_analyze::Analyzer;
 
+use crate::config_set::{ConfigSet, Need};
 use crate::output;
-use crate::settings::{render_problems, Settings};
+use crate::settings::{render_warnings, Settings};
 
 pub fn run(config: Option<&Path>) -> Result<ExitCode> {
     // Problems of the main configuration end here with status 2, as in every command;
     // those of the files it names are listed below, all of them, with status 1.
     let settings = Settings::load(config)?;
     // Every file is read and checked before anything is reported, so one run lists all.
-    let (lexicon, watchlists, mut problems) = settings.load_analyze_inputs();
-    let model = settings.load_model().unwrap_or_else(|p| {
-        problems.push(p);
-        None
-    });
-    let (route_files, mut route_problems) = settings.read_route_files();
-    problems.append(&mut route_problems);
-    let analyzer = Analyzer::new(&lexicon, watchlists)?;
-    let mut failed = !problems.is_empty();
-    if failed {
-        output::note(format_args!("{}", render_problems(&problems)))?;
-    }
-    let mut route_ok = String::new();
-    if !route_files.names.is_empty() {
-        let known: Vec<&str> = analyzer.watchlists().ids().collect();
-        let diagnostics =
-            earshot_route::RouteConfig::check(&route_files.as_config_files(), Some(&known));
-        if !diagnostics.is_empty() {
-            output::note(format_args!("{diagnostics}"))?;
+    let set = match ConfigSet::load(&settings, Need::Everything) {
+        Ok(set) => set,
+        Err(problems) => {
+            output::note(format_args!("{problems}"))?;
+            return Ok(ExitCode::from(1));
         }
-        failed |= diagnostics.has_errors();
-        route_ok = format!(
-            "; route configuration from {} file(s)",
-            route_files.names.len()
-        );
-    }
-    if failed {
-        return Ok(ExitCode::from(1));
-    }
-    let stats = analyzer.stats();
-    let model = match model {
-        Some(m) => format!("; model {}", m.meta().name),
-        None => "; no model (lexicon rules decide)".into(),
     };
+    if !set.warnings.is_empty() {
+        output::note(format_args!("{}", render_warnings(&set.warnings)))?;
+    }
+    let route = if settings.route.files.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; route configuration from {} file(s)",
+            settings.route.files.len()
+        )
+    };
+    let stats = set.analyzer.stats();
     output::print(format_args!(
-        "ok: {} watchlist(s) with {} term(s), {} lexicon entries, {} patterns in one automaton ({} KiB){}{}",
+        "ok: {} watchlist(s) with {} term(s), {} lexicon entries, {} patterns in one automaton ({} KiB); {}{}; version {}",
         stats.watchlists,
         stats.watch_terms,
         stats.lexicon_entries,
         stats.patterns,
         stats.automaton_bytes / 1024,
-        model,
-        route_ok
+        set.model,
+        route,
+        set.version
     ))?;
     Ok(ExitCode::SUCCESS)
 }

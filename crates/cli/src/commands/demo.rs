@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use earshot_kafka::{EmbeddedKafka, Metrics, Shutdown};
+use earshot_kafka::{EmbeddedKafka, Shutdown};
+use earshot_pipeline::Metrics;
 use prometheus::Registry;
 use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
@@ -65,9 +66,8 @@ pub fn run(config: Option<&Path>, inputs: &[PathBuf], json: bool, quiet: bool) -
     // One partition keeps the replay in post order, so that the event clock and spike
     // windows see the week as it happened.
     settings.kafka.partitions = 1;
-    let queue_refs: Vec<&str> = queues.iter().map(String::as_str).collect();
     broker
-        .create_topics(&settings.kafka, &queue_refs)
+        .create_topics(&settings.kafka, &settings.kafka.topics.all(&queues))
         .context("creating topics")?;
 
     let registry = Registry::new();
@@ -80,6 +80,7 @@ pub fn run(config: Option<&Path>, inputs: &[PathBuf], json: bool, quiet: bool) -
         analyzer.clone(),
         &metrics,
         &shutdown,
+        None,
     );
     let route = spawn_route(
         &settings.kafka,
@@ -88,6 +89,7 @@ pub fn run(config: Option<&Path>, inputs: &[PathBuf], json: bool, quiet: bool) -
         crate::settings::RouteClock::Event,
         &metrics,
         &shutdown,
+        None,
     );
 
     let topics = &settings.kafka.topics;

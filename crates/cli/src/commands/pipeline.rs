@@ -3,18 +3,24 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use earshot_kafka::{Metrics, Shutdown};
+use earshot_kafka::Shutdown;
+use earshot_pipeline::Metrics;
 use prometheus::Registry;
 use tracing::{error, info};
 
+use earshot_route::Router;
+
+use crate::config_set::{ConfigSet, Need};
 use crate::daemon::{
-    init_logging, serve_admin, spawn_analyze, spawn_route, watch_signals, RunningStage,
+    init_logging, serve_admin, spawn_analyze, spawn_route, watch_hangups, watch_signals,
+    RunningStage,
 };
-use crate::settings::Settings;
+use crate::reload::watch::Watching;
+use crate::reload::{ReloadMetrics, Reloader};
+use crate::settings::{render_warnings, Settings};
 
 /// Which stages this process runs.
 #[derive(Debug, Clone, Copy)]
@@ -26,29 +32,40 @@ pub struct Stages {
 pub fn run(config: Option<&Path>, stages: Stages) -> Result<ExitCode> {
     let settings = Settings::load(config)?;
     init_logging(&settings.log);
-    let analyzer = Arc::new(settings.analyzer()?);
-    let router = if stages.route {
-        Some(settings.router(&analyzer)?)
+    let need = if stages.route {
+        Need::Router
     } else {
-        None
+        Need::Analyzer
+    };
+    let set = ConfigSet::load(&settings, need)?;
+    if !set.warnings.is_empty() {
+        crate::output::note(format_args!("{}", render_warnings(&set.warnings)))?;
+    }
+    let router = match (&set.route, stages.route) {
+        (Some(config), true) => Some(Router::new(config.clone())),
+        _ => None,
     };
     crate::topics::ensure(&settings)?;
     let registry = Registry::new();
     let metrics = Metrics::register(&registry).context("registering metrics")?;
+    let reloads = ReloadMetrics::register(&registry).context("registering metrics")?;
     let shutdown = Shutdown::new();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()?;
 
+    let analyzer = set.analyzer.clone();
+    let reloader = Reloader::new(config, need, set, reloads);
     let mut running: Vec<RunningStage> = Vec::new();
     if stages.analyze {
         running.push(spawn_analyze(
             &settings.kafka,
             settings.limits,
-            analyzer.clone(),
+            analyzer,
             &metrics,
             &shutdown,
+            Some(reloader.subscribe()),
         ));
     }
     if let Some(router) = router {
@@ -59,24 +76,34 @@ pub fn run(config: Option<&Path>, stages: Stages) -> Result<ExitCode> {
             settings.route.clock,
             &metrics,
             &shutdown,
+            Some(reloader.subscribe()),
         ));
     }
     let healths = running.iter().map(|s| (s.name, s.health.clone())).collect();
+    let versions = running
+        .iter()
+        .filter_map(|s| Some((s.name, s.in_force.clone()?)))
+        .collect();
     if !settings.admin.listen.is_empty() {
         runtime.block_on(serve_admin(
             &settings.admin.listen,
             Duration::from_secs(settings.admin.live_stall_seconds),
             registry.clone(),
             healths,
+            versions,
         ))?;
     }
+    let watching = Watching::start(reloader, settings.reload, shutdown.clone());
+    runtime.spawn(watch_hangups(watching.triggers()));
     runtime.spawn(watch_signals(shutdown.clone()));
     crate::output::stop_when_stderr_closes(&shutdown);
-    wait(
+    let exit = wait(
         running,
         &shutdown,
         Duration::from_secs(settings.kafka.shutdown_seconds),
-    )
+    );
+    watching.join();
+    exit
 }
 
 /// Waits for the stages; when one stops with an error, stops the others. Past the shutdown

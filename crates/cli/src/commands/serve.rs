@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use earshot_ingest::webhook::{self, Webhooks};
 use earshot_ingest::{IngestMetrics, KafkaSink};
-use earshot_kafka::{Health, Shutdown};
+use earshot_kafka::{Health, InputKind, Shutdown};
 use prometheus::Registry;
 use tracing::{info, warn};
 
@@ -26,7 +26,7 @@ pub fn run(config: Option<&Path>) -> Result<ExitCode> {
     if sources.is_empty() {
         bail!("no webhook source configured: add [ingest.line], [ingest.meta], [ingest.x] or [ingest.generic] (see docs/sources.md)");
     }
-    let process = IngestProcess::start(&settings)?;
+    let process = IngestProcess::start(&settings, InputKind::Listener)?;
     let sink = process.sink.clone();
     process.runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&settings.ingest.listen)
@@ -60,11 +60,12 @@ pub struct IngestProcess {
 }
 
 impl IngestProcess {
-    pub fn start(settings: &Settings) -> Result<IngestProcess> {
+    /// `input`: what the process waits for before it is ready (listening, the stream).
+    pub fn start(settings: &Settings, input: InputKind) -> Result<IngestProcess> {
         crate::topics::ensure(settings)?;
         let registry = Registry::new();
         let metrics = IngestMetrics::register(&registry).context("registering metrics")?;
-        let health = Health::new();
+        let health = Health::for_input(input);
         let sink = KafkaSink::new(
             &settings.kafka,
             settings.ingest.recent_ids,
@@ -95,6 +96,7 @@ impl IngestProcess {
                 std::time::Duration::from_secs(settings.admin.live_stall_seconds),
                 self.registry.clone(),
                 vec![("ingest", self.health.clone())],
+                Vec::new(),
             )
             .await?;
         }

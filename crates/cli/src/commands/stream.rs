@@ -16,7 +16,7 @@ use earshot_ingest::stream::{self, CursorFile, StreamContext};
 
 use crate::commands::serve::{problems_error, IngestProcess};
 use crate::daemon::init_logging;
-use crate::settings::{render_problems, Settings};
+use crate::settings::Settings;
 
 /// The platforms `earshot ingest stream` follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -40,7 +40,7 @@ pub fn run(config: Option<&Path>, source: StreamSource) -> Result<ExitCode> {
     let settings = Settings::load(config)?;
     init_logging(&settings.log);
     let client = client(&settings, source)?;
-    let process = IngestProcess::start(&settings)?;
+    let process = IngestProcess::start(&settings, earshot_kafka::InputKind::Stream)?;
     let ctx = StreamContext {
         sink: process.sink.clone(),
         metrics: process.metrics.clone(),
@@ -126,11 +126,9 @@ fn client(settings: &Settings, source: StreamSource) -> Result<Client> {
 
 /// One rule per watchlist (split when long), from the terms that make it match.
 fn watchlist_rules(settings: &Settings) -> Result<Vec<XRule>> {
-    let (_, watchlists, problems) = settings.load_analyze_inputs();
-    if !problems.is_empty() {
-        return Err(anyhow!("{}", render_problems(&problems)));
-    }
-    Ok(watchlists
+    let analyzer = settings.analyzer()?;
+    Ok(analyzer
+        .watchlists()
         .positive_terms()
         .into_iter()
         .flat_map(|(id, terms)| rules_for_terms(id, &terms, MAX_RULE_LENGTH))

@@ -10,18 +10,12 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use chrono::{DateTime, Utc};
-use earshot_analyze::Scratch;
-use earshot_model::ScoredPost;
+use earshot_pipeline::{Pipeline, Pushed};
 use earshot_route::RouteOutput;
 
 use crate::commands::score::{for_each_post, open_input};
 use crate::output::{note, OutputError, Stdout};
 use crate::settings::Settings;
-
-/// How often (in post time) the router is ticked, so incidents close and folding state
-/// expires between posts as it would in the pipeline.
-const TICK_EVERY_SECONDS: i64 = 60;
 
 #[derive(Debug, Default)]
 struct Summary {
@@ -38,46 +32,27 @@ struct Summary {
 
 pub fn run(config: Option<&Path>, input: Option<&Path>) -> Result<ExitCode> {
     let settings = Settings::load(config)?;
-    let analyzer = settings.analyzer()?;
-    let mut router = settings.router(&analyzer)?;
+    let analyzer = std::sync::Arc::new(settings.analyzer()?);
+    let router = settings.router(&analyzer)?;
+    // The same core as the Kafka stages (analyze → relevance → route), on the event clock.
+    let mut pipeline = Pipeline::new(analyzer, router);
     let reader = open_input(input)?;
     let mut out = Stdout::new();
-    let mut scratch = Scratch::new();
     let mut summary = Summary::default();
-    let mut clock: Option<DateTime<Utc>> = None;
-    let mut last_tick: Option<DateTime<Utc>> = None;
+    let mut outputs = Vec::new();
     summary.invalid = for_each_post(reader, &settings.limits, |post| {
-        // Replays follow post time; a post without a time, or one older than the last, does
-        // not move the clock backwards.
-        let stamp = post.created_at.or(post.received_at);
-        let now = match (clock, stamp) {
-            (Some(c), Some(t)) => c.max(t),
-            (None, Some(t)) => t,
-            (Some(c), None) => c,
-            (None, None) => Utc::now(),
-        };
-        clock = Some(now);
-        if last_tick.is_none_or(|t| (now - t).num_seconds() >= TICK_EVERY_SECONDS) {
-            for output in router.tick(now) {
-                emit(&mut out, &output, &mut summary)?;
-            }
-            last_tick = Some(now);
-        }
-        let analysis = analyzer.analyze_with(&post, &mut scratch);
         summary.posts += 1;
-        if !earshot_analyze::is_relevant(&post, &analysis) {
+        if pipeline.push(post, &mut outputs) == Pushed::Discarded {
             summary.discarded += 1;
-            return Ok(());
         }
-        for output in router.route(&ScoredPost { post, analysis }, now) {
+        for output in outputs.drain(..) {
             emit(&mut out, &output, &mut summary)?;
         }
         Ok(())
     })?;
-    if let Some(now) = clock {
-        for output in router.tick(now) {
-            emit(&mut out, &output, &mut summary)?;
-        }
+    pipeline.finish(&mut outputs);
+    for output in outputs.drain(..) {
+        emit(&mut out, &output, &mut summary)?;
     }
     out.flush()?;
     print_summary(&summary)?;

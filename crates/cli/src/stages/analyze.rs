@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
-use earshot_analyze::{is_relevant, Analyzer, Scratch};
-use earshot_kafka::{Input, Metrics, Output, Processor, Reject};
+use earshot_analyze::{Analyzer, Scratch};
+use earshot_kafka::{Input, Output, Processor, Reject};
 use earshot_model::{Post, PostLimits, ScoredPost, ANALYSIS_SCHEMA_VERSION};
+use earshot_pipeline::{score, Metrics};
 use prometheus::IntCounter;
 
 #[derive(Debug)]
@@ -93,18 +94,24 @@ pub fn decode_post(payload: Option<&[u8]>, limits: &PostLimits) -> Result<Post, 
     Post::from_json_with(bytes, limits).map_err(|e| Reject::new(e.code(), e.to_string()))
 }
 
+impl crate::reload::swap::Reconfigure for AnalyzeProcessor {
+    /// Watchlists, lexicon and model are all in the analyzer: one `Arc` swapped.
+    fn reconfigure(&mut self, set: &crate::config_set::ConfigSet) {
+        self.analyzer = set.analyzer.clone();
+    }
+}
+
 impl Processor for AnalyzeProcessor {
     fn process(&mut self, input: &Input<'_>, out: &mut Vec<Output>) -> Result<(), Reject> {
         let post = decode_post(input.payload, &self.limits)?;
         post.check_time(chrono::Utc::now(), &self.limits)
             .map_err(|e| Reject::new(e.code(), e.to_string()))?;
-        let analysis = self.analyzer.analyze_with(&post, &mut self.scratch);
-        if !is_relevant(&post, &analysis) {
+        let Some(mut scored) = score(&self.analyzer, &mut self.scratch, post) else {
             self.discarded.inc();
             return Ok(());
-        }
-        let key = post.conversation_key().to_string();
-        let payload = encode_within(&mut ScoredPost { post, analysis }, self.max_output_bytes)?;
+        };
+        let key = scored.post.conversation_key().to_string();
+        let payload = encode_within(&mut scored, self.max_output_bytes)?;
         out.push(Output::new(
             self.output_topic.clone(),
             Some(key),

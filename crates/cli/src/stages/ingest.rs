@@ -14,13 +14,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use earshot_ingest::sink::{dead_letter_headers, post_headers};
-use earshot_kafka::{
-    client_config, fit_dead_letter, is_permanent, ClientRole, KafkaSettings, Topics, Truncated,
-};
+use earshot_ingest::sink::{ingest_dead_letter, post_output};
+use earshot_kafka::{client_config, is_permanent, ClientRole, Output, Truncated};
 use earshot_model::{ModelError, Post, PostLimits};
+use earshot_pipeline::{KafkaConfig, Topics};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, Message};
+use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
 use tracing::{error, warn};
@@ -111,7 +110,7 @@ impl From<ModelError> for Refusal {
 }
 
 impl Publisher {
-    pub fn new(settings: &KafkaSettings, limits: PostLimits) -> Result<Publisher> {
+    pub fn new(settings: &KafkaConfig, limits: PostLimits) -> Result<Publisher> {
         let stats = Arc::new(PublishStats::default());
         let refused = Arc::new(Mutex::new(Vec::new()));
         let mut config = client_config(settings, &ClientRole::Producer);
@@ -180,28 +179,21 @@ impl Publisher {
 
     fn publish_post(&self, mut post: Post, now: DateTime<Utc>) -> Result<(), Refusal> {
         post.received_at.get_or_insert(now);
-        let payload = serde_json::to_vec(&post).map_err(|e| Refusal {
+        let output = post_output(&post, &self.topics.raw, FILE_SOURCE).map_err(|e| Refusal {
             code: "encode_failed",
             reason: e.to_string(),
         })?;
         // Normalising adds `received_at` and defaults; it must still fit.
-        if payload.len() > self.limits.max_record_bytes {
+        let size = output.payload.as_ref().map_or(0, Vec::len);
+        if size > self.limits.max_record_bytes {
             return Err(ModelError::Oversize {
                 what: "the normalised record",
-                size: payload.len(),
+                size,
                 limit: self.limits.max_record_bytes,
             }
             .into());
         }
-        let now_ms = now.timestamp_millis().to_string();
-        let headers = post_headers(&post.id, &now_ms, FILE_SOURCE);
-        let key = post.conversation_key().to_string();
-        let queued = self.send(
-            BaseRecord::to(&self.topics.raw)
-                .key(&key)
-                .payload(&payload)
-                .headers(headers),
-        );
+        let queued = self.send(&output, Some(&post.id), now.timestamp_millis());
         match queued {
             Ok(()) => {
                 self.stats.published.fetch_add(1, Ordering::Relaxed);
@@ -223,22 +215,16 @@ impl Publisher {
         refusal: &Refusal,
         now: DateTime<Utc>,
     ) {
-        let (payload, cut) = fit_dead_letter(payload, self.max_dead_letter_bytes);
-        let truncated = truncated.or(cut);
-        let now_ms = now.timestamp_millis().to_string();
-        let reason: String = refusal.reason.chars().take(1000).collect();
-        let mut headers = dead_letter_headers(refusal.code, &reason, &now_ms, FILE_SOURCE);
-        for (key, value) in truncated.iter().flat_map(Truncated::headers) {
-            headers = headers.insert(Header {
-                key,
-                value: Some(value.as_bytes()),
-            });
-        }
-        if let Err(e) = self.send(
-            BaseRecord::<str, [u8]>::to(&self.topics.dlq)
-                .payload(payload)
-                .headers(headers),
-        ) {
+        let output = ingest_dead_letter(
+            &self.topics.dlq,
+            refusal.code,
+            &refusal.reason,
+            FILE_SOURCE,
+            payload,
+            self.max_dead_letter_bytes,
+            truncated,
+        );
+        if let Err(e) = self.send(&output, None, now.timestamp_millis()) {
             error!(error = %e, "Could not queue a dead letter");
             self.stats.failed.fetch_add(1, Ordering::Relaxed);
             return;
@@ -260,10 +246,15 @@ impl Publisher {
 
     /// Queues a record, waiting while the producer's queue is full. An error means the
     /// client will not take it (too large for `message.max.bytes`, …).
-    fn send<K: rdkafka::message::ToBytes + ?Sized, P: rdkafka::message::ToBytes + ?Sized>(
-        &self,
-        mut record: BaseRecord<'_, K, P>,
-    ) -> Result<(), KafkaError> {
+    fn send(&self, output: &Output, trace: Option<&str>, now_ms: i64) -> Result<(), KafkaError> {
+        let mut record = BaseRecord::<String, Vec<u8>>::to(&output.topic)
+            .headers(output.kafka_headers(trace, Some(now_ms)));
+        if let Some(payload) = &output.payload {
+            record = record.payload(payload);
+        }
+        if let Some(key) = &output.key {
+            record = record.key(key);
+        }
         loop {
             match self.producer.send(record) {
                 Ok(()) => return Ok(()),

@@ -1,29 +1,82 @@
 //! The route stage: scored posts in; tickets out to `tickets.<queue>`, incidents, and
 //! unrouted posts, on the wall clock. Tickets are keyed by ticket id so that every revision
 //! of a ticket lands in one partition, in order.
+//!
+//! Route's state (open conversations with the post ids folded into them, spike counts and
+//! baselines, open incidents) lives in a compacted changelog topic partitioned like the
+//! input, the way Kafka Streams keeps its state stores: every change is written to the
+//! partition of the input partition it belongs to, as an [`Output::state`] (in the
+//! transaction of its input under exactly-once; after its input's other outputs are
+//! acknowledged under at-least-once), and a partition assigned to this replica is restored
+//! from its changelog, read to its end, before its first record is processed.
 
 use chrono::{DateTime, Utc};
-use earshot_kafka::{Input, Metrics, Output, Processor, Reject, Topics};
+use earshot_kafka::{Input, Output, Processor, Reject};
 use earshot_model::{PostLimits, ScoredPost, INCIDENT_SCHEMA_VERSION, TICKET_SCHEMA_VERSION};
+use earshot_pipeline::{Metrics, RouteClock, Routing, Topics};
 use std::time::Duration;
 
-use earshot_route::{RouteOutput, Router, SpikeCounts};
-use rdkafka::consumer::BaseConsumer;
+use earshot_route::{RouteOutput, Router, Shard, SpikeCounts, StateRecord};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::HashMap;
+use std::time::Instant;
+use tracing::{info, warn};
 
-use crate::settings::RouteClock;
+/// A restore that has not reached the end of its changelog partitions by then fails (the
+/// stage stops with the reason rather than waiting for ever).
+const RESTORE_WITHIN: Duration = Duration::from_secs(600);
+/// A changelog topic the broker does not know this long after the restore began is missing
+/// (not just new in the metadata).
+const MISSING_FOR: Duration = Duration::from_secs(20);
+
+fn is_missing(e: &KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode::*;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(UnknownTopicOrPartition | UnknownTopic | UnknownPartition | TopicAuthorizationFailed)
+    )
+}
 
 pub struct RouteProcessor {
-    router: Router,
+    routing: Routing,
     signals: Option<Signals>,
     topics: Topics,
     metrics: Metrics,
     outputs: Vec<RouteOutput>,
-    clock: RouteClock,
-    /// The event clock: the latest post time seen.
-    event_now: Option<DateTime<Utc>>,
     /// Posts dated too far ahead are refused, so that one cannot drag the event clock.
     limits: PostLimits,
+    changelog: Option<Changelog>,
+}
+
+/// The changelog reader's client context: reaching the end of a partition is how a restore
+/// ends, not an error to log (librdkafka reports it as one).
+#[derive(Debug)]
+pub struct ReaderContext;
+
+impl ClientContext for ReaderContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() != Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF) {
+            warn!(error = %error, reason, "Changelog reader error");
+        }
+    }
+}
+
+impl ConsumerContext for ReaderContext {}
+
+/// Reads route's changelog to restore partitions.
+pub type ChangelogReader = BaseConsumer<ReaderContext>;
+
+/// Where route's state goes, and the reader that brings it back.
+struct Changelog {
+    topic: String,
+    /// Assigned the changelog partitions to restore, read from the beginning
+    /// (read_committed, partition EOF on); never commits.
+    reader: ChangelogReader,
+    scratch: Vec<StateRecord>,
 }
 
 /// The replica's link to the signals topic.
@@ -37,7 +90,7 @@ impl std::fmt::Debug for RouteProcessor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RouteProcessor")
             .field("topics", &self.topics)
-            .field("clock", &self.clock)
+            .field("clock", &self.routing.clock())
             .finish()
     }
 }
@@ -45,15 +98,49 @@ impl std::fmt::Debug for RouteProcessor {
 impl RouteProcessor {
     pub fn new(router: Router, topics: Topics, metrics: Metrics) -> RouteProcessor {
         RouteProcessor {
-            router,
+            routing: Routing::new(router, RouteClock::Wall),
             signals: None,
             topics,
             metrics,
             outputs: Vec::new(),
-            clock: RouteClock::Wall,
-            event_now: None,
             limits: PostLimits::default(),
+            changelog: None,
         }
+    }
+
+    /// Keeps the router's state in the changelog `topic`, restored with `reader` (a consumer
+    /// with `enable.partition.eof` and `isolation.level=read_committed`).
+    pub fn with_changelog(mut self, topic: String, reader: ChangelogReader) -> RouteProcessor {
+        self.routing.router_mut().track_state();
+        self.changelog = Some(Changelog {
+            topic,
+            reader,
+            scratch: Vec::new(),
+        });
+        self
+    }
+
+    /// The state changes since the last call, as changelog writes.
+    fn write_state(&mut self, out: &mut Vec<Output>) {
+        let Some(changelog) = &mut self.changelog else {
+            return;
+        };
+        self.routing.router_mut().take_state(&mut changelog.scratch);
+        for record in changelog.scratch.drain(..) {
+            out.push(Output::state(
+                changelog.topic.clone(),
+                i32::try_from(record.shard.0).unwrap_or(i32::MAX),
+                record.key,
+                record.value,
+                1,
+            ));
+        }
+    }
+
+    /// The label this replica publishes `partition`'s spike counts under: the same for any
+    /// replica owning it, so that the counter moves with the partition.
+    fn label(&self, partition: i32) -> String {
+        format!("{}/{partition}", self.topics.scored)
     }
 
     pub fn with_limits(mut self, limits: PostLimits) -> RouteProcessor {
@@ -64,7 +151,7 @@ impl RouteProcessor {
     /// Exchanges spike counts with the other route replicas through `consumer` (reading the
     /// signals topic) and the stage's own outputs (publishing to it), as replica `replica`.
     pub fn with_signals(mut self, replica: String, consumer: BaseConsumer) -> RouteProcessor {
-        self.router.set_replica_id(&replica);
+        self.routing.router_mut().set_replica_id(&replica);
         self.signals = Some(Signals {
             replica,
             consumer,
@@ -88,7 +175,7 @@ impl RouteProcessor {
             else {
                 continue;
             };
-            if let Some(outputs) = self.router.merge_spike_counts(&counts, now) {
+            if let Some(outputs) = self.routing.router_mut().merge_spike_counts(&counts, now) {
                 self.outputs.extend(outputs);
             }
         }
@@ -97,7 +184,7 @@ impl RouteProcessor {
             .is_none_or(|t: std::time::Instant| t.elapsed() >= Duration::from_secs(2));
         if due {
             signals.last_published = Some(std::time::Instant::now());
-            if let Ok(payload) = serde_json::to_vec(&self.router.spike_counts()) {
+            if let Ok(payload) = serde_json::to_vec(&self.routing.router().spike_counts()) {
                 out.push(Output::new(
                     self.topics.signals.clone(),
                     Some(signals.replica.clone()),
@@ -109,24 +196,8 @@ impl RouteProcessor {
     }
 
     pub fn with_clock(mut self, clock: RouteClock) -> RouteProcessor {
-        self.clock = clock;
+        self.routing.set_clock(clock);
         self
-    }
-
-    fn now(&mut self, post_time: Option<DateTime<Utc>>) -> DateTime<Utc> {
-        match self.clock {
-            RouteClock::Wall => Utc::now(),
-            RouteClock::Event => {
-                let now = match (self.event_now, post_time) {
-                    (Some(last), Some(t)) => last.max(t),
-                    (None, Some(t)) => t,
-                    (Some(last), None) => last,
-                    (None, None) => Utc::now(),
-                };
-                self.event_now = Some(now);
-                now
-            }
-        }
     }
 
     fn emit(&mut self, ingested_at_ms: Option<i64>, out: &mut Vec<Output>) -> Result<(), Reject> {
@@ -177,6 +248,16 @@ impl RouteProcessor {
     }
 }
 
+impl crate::reload::swap::Reconfigure for RouteProcessor {
+    /// The rules, queues, calendars and spike settings change; open tickets, spike state and
+    /// incidents stay (a ticket whose rule is gone is revised until it expires).
+    fn reconfigure(&mut self, set: &crate::config_set::ConfigSet) {
+        if let Some(config) = &set.route {
+            self.routing.router_mut().reconfigure(config.clone());
+        }
+    }
+}
+
 impl Processor for RouteProcessor {
     fn process(&mut self, input: &Input<'_>, out: &mut Vec<Output>) -> Result<(), Reject> {
         let bytes = input
@@ -188,24 +269,159 @@ impl Processor for RouteProcessor {
             .post
             .check_time(Utc::now(), &self.limits)
             .map_err(|e| Reject::new(e.code(), e.to_string()))?;
-        let now = self.now(scored.post.created_at.or(scored.post.received_at));
-        self.router.route_owned_into(scored, now, &mut self.outputs);
-        self.emit(input.ingested_at_ms, out)
+        let shard = Shard(u32::try_from(input.partition).unwrap_or_default());
+        self.routing
+            .route(shard, scored, Utc::now(), &mut self.outputs);
+        self.emit(input.ingested_at_ms, out)?;
+        self.write_state(out);
+        Ok(())
     }
 
     fn tick(&mut self, out: &mut Vec<Output>) {
-        let now = match self.clock {
-            RouteClock::Wall => Utc::now(),
-            // Replays move time only with posts; without one there is nothing to advance.
-            RouteClock::Event => match self.event_now {
-                Some(now) => now,
-                None => return,
-            },
+        // Replays move time only with posts; without one there is nothing to advance.
+        let Some(now) = self.routing.now_between(Utc::now()) else {
+            return;
         };
-        self.outputs = self.router.tick(now);
+        self.routing.tick(now, &mut self.outputs);
         self.exchange_signals(now, out);
         // Tick outputs (incident updates) have no input record; an encoding failure is not
         // possible for these types, and is skipped rather than stopping the stage.
         let _ = self.emit(None, out);
+        self.write_state(out);
+    }
+
+    fn assigned(&mut self, partitions: &[i32]) -> Result<(), String> {
+        if self.changelog.is_none() {
+            return Ok(());
+        }
+        for &partition in partitions {
+            let label = self.label(partition);
+            self.routing
+                .router_mut()
+                .own_shard(shard_of(partition), &label);
+        }
+        let started = Instant::now();
+        let Some(changelog) = &self.changelog else {
+            return Ok(());
+        };
+        let latest = changelog.read(partitions)?;
+        let mut bytes = 0;
+        for (partition, records) in latest {
+            bytes += records
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>();
+            let restored = self.routing.router_mut().restore_shard(
+                shard_of(partition),
+                records.iter().map(|(k, v)| (k.as_str(), v.as_slice())),
+            );
+            if restored.skipped > 0 {
+                warn!(
+                    partition,
+                    skipped = restored.skipped,
+                    "Changelog records that could not be read were left out"
+                );
+            }
+            info!(
+                partition,
+                tickets = restored.tickets,
+                counts = restored.counts,
+                spike_keys = restored.keys,
+                "Route state restored"
+            );
+        }
+        info!(partitions = ?partitions, bytes, seconds = started.elapsed().as_secs_f64(), "Changelog read");
+        Ok(())
+    }
+
+    fn revoked(&mut self, partitions: &[i32], _settled: bool) {
+        if self.changelog.is_none() {
+            return;
+        }
+        // The changelog holds what was written for them (and only what was committed or
+        // acknowledged): the next owner, this replica included, restores from it.
+        for &partition in partitions {
+            self.routing.router_mut().drop_shard(shard_of(partition));
+        }
+    }
+}
+
+fn shard_of(partition: i32) -> Shard {
+    Shard(u32::try_from(partition).unwrap_or_default())
+}
+
+impl Changelog {
+    /// The latest value of every key of `partitions`, read from the beginning to the end
+    /// (tombstones forget keys; compaction may not have run yet).
+    fn read(&self, partitions: &[i32]) -> Result<HashMap<i32, HashMap<String, Vec<u8>>>, String> {
+        let mut latest: HashMap<i32, HashMap<String, Vec<u8>>> =
+            partitions.iter().map(|&p| (p, HashMap::new())).collect();
+        // An empty partition (a first start) needs no fetch: waiting for its end-of-partition
+        // event would cost a fetch round (half a second) for nothing.
+        let open: Vec<i32> = partitions
+            .iter()
+            .copied()
+            .filter(|&p| {
+                self.reader
+                    .fetch_watermarks(&self.topic, p, Duration::from_secs(10))
+                    .map_or(true, |(low, high)| high > low)
+            })
+            .collect();
+        if open.is_empty() {
+            return Ok(latest);
+        }
+        let mut tpl = TopicPartitionList::new();
+        for &partition in &open {
+            tpl.add_partition_offset(&self.topic, partition, Offset::Beginning)
+                .map_err(|e| e.to_string())?;
+        }
+        self.reader
+            .assign(&tpl)
+            .map_err(|e| format!("reading the changelog {}: {e}", self.topic))?;
+        let mut open = open;
+        let started = Instant::now();
+        let result = loop {
+            if open.is_empty() {
+                break Ok(latest);
+            }
+            if started.elapsed() > RESTORE_WITHIN {
+                break Err(format!(
+                    "the changelog {} partitions {open:?} were not read to their end within {} s",
+                    self.topic,
+                    RESTORE_WITHIN.as_secs()
+                ));
+            }
+            match self.reader.poll(Duration::from_millis(100)) {
+                None => {}
+                Some(Ok(message)) => {
+                    let Some(records) = latest.get_mut(&message.partition()) else {
+                        continue;
+                    };
+                    let Some(key) = message.key().and_then(|k| std::str::from_utf8(k).ok()) else {
+                        continue;
+                    };
+                    match message.payload() {
+                        Some(value) => records.insert(key.to_string(), value.to_vec()),
+                        None => records.remove(key),
+                    };
+                }
+                Some(Err(KafkaError::PartitionEOF(partition))) => {
+                    open.retain(|&p| p != partition);
+                }
+                Some(Err(e)) if is_missing(&e) && started.elapsed() > MISSING_FOR => {
+                    break Err(format!(
+                        "the changelog topic {} is missing ({e}): create it like `earshot.posts.scored`, compacted (see docs/operations.md)",
+                        self.topic
+                    ));
+                }
+                Some(Err(e)) => {
+                    warn!(error = %e, topic = %self.topic, "Reading the changelog; retrying");
+                }
+            }
+        };
+        if let Err(e) = self.reader.unassign() {
+            warn!(error = %e, "Unassigning the changelog reader failed");
+        }
+        result
     }
 }

@@ -7,14 +7,15 @@ use std::net::TcpStream;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use earshot_kafka::{EmbeddedKafka, KafkaSettings};
+use earshot_kafka::EmbeddedKafka;
+use earshot_pipeline::KafkaConfig;
 use rdkafka::mocking::MockCoordinator;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use super::{earshot, examples};
 
 /// `GET path` on the admin server: (status, body); `None` while it does not answer.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
+pub(super) fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
@@ -25,7 +26,11 @@ fn get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((status, body))
 }
 
-fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> Option<String>) -> String {
+pub(super) fn wait_until<T>(
+    what: &str,
+    within: Duration,
+    mut done: impl FnMut() -> Option<T>,
+) -> T {
     let started = Instant::now();
     loop {
         if let Some(found) = done() {
@@ -41,12 +46,15 @@ fn a_frozen_broker_fails_readiness_and_liveness_and_the_deadline_holds() {
     let _one = super::one_broker_test_at_a_time();
     // Broker 2 leads the scored topic; everything else (raw posts, the groups) is on 1.
     let broker = EmbeddedKafka::start(2).unwrap();
-    let settings = KafkaSettings {
-        partitions: 1,
-        ..KafkaSettings::default()
+    let settings = KafkaConfig {
+        client: earshot_kafka::KafkaSettings {
+            partitions: 1,
+            ..Default::default()
+        },
+        ..Default::default()
     };
     broker
-        .create_topics(&settings, &["outage", "social_care"])
+        .create_topics(&settings, &settings.topics.all(&["outage", "social_care"]))
         .unwrap();
     let cluster = broker.cluster();
     for topic in settings.topics.all(&["outage", "social_care"]) {

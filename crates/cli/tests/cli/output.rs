@@ -14,11 +14,16 @@ use super::{earshot, examples};
 /// admin API's CreateTopics, so the topics are made on the cluster directly.
 fn broker() -> EmbeddedKafka {
     let broker = EmbeddedKafka::start(1).unwrap();
-    let settings = earshot_kafka::KafkaSettings {
-        partitions: 1,
+    let settings = earshot_pipeline::KafkaConfig {
+        client: earshot_kafka::KafkaSettings {
+            partitions: 1,
+            ..Default::default()
+        },
         ..Default::default()
     };
-    broker.create_topics(&settings, &[]).unwrap();
+    broker
+        .create_topics(&settings, &settings.topics.all::<&str>(&[]))
+        .unwrap();
     broker
 }
 

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use chrono::Weekday;
 
-use super::sections::Raw;
-use super::{global, Queue, RouteConfig, SpikeSettings};
+use super::raw::Raw;
+use super::{Queue, RouteConfig, SpikeSettings};
 use crate::authors::{AuthorLists, MAX_AUTHOR_LISTS};
 use crate::calendar::Calendar;
 use crate::error::RouteError;
@@ -142,7 +142,7 @@ pub(super) fn resolve(
         }
     }
     if rules.is_empty() {
-        global(sink, RouteError::NoRules);
+        sink.global(RouteError::NoRules);
     }
 
     let spike = match raw.spike {

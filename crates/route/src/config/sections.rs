@@ -1,16 +1,15 @@
 //! Reading each section of the route files: the first of two passes.
 //!
-//! Every file is read into raw sections (values parsed, spans kept); `resolve` then checks
-//! ids across files (a rule in `rules.toml` names a queue in `route.toml`). Both passes
-//! report into the same sink, so one run lists every problem. Rules and queues are read
-//! here, the settings sections in `settings`.
+//! Every file is read into raw sections ([`Raw`]: values parsed, spans kept); `resolve` then
+//! checks ids across files (a rule in `rules.toml` names a queue in `route.toml`). Both
+//! passes report into the same sink, so one run lists every problem. Rules and queues are
+//! read here, the settings sections in `settings`.
 
-use chrono::{Duration, NaiveDate, NaiveTime};
-use chrono_tz::Tz;
+use chrono::Duration;
 use earshot_model::{Flag, Intent, Priority};
 use toml::Spanned;
 
-use super::{FoldingSettings, RouteConfig, SpikeSettings};
+use super::raw::{id, Raw, RawQueue, RawRule};
 use crate::error::RouteError;
 use crate::load::{wrong, At, Sink, Table};
 use crate::rules::{Actions, Conditions, Rule, Signal};
@@ -19,52 +18,8 @@ use earshot_toml::{self as tree, Node};
 const SECTIONS: &str =
     "the top level (sections: rule, queue, calendar, holiday_list, lists, folding, spike)";
 
-pub(super) type Hours = Vec<(NaiveTime, NaiveTime)>;
-
-#[derive(Debug)]
-pub(super) struct RawCalendar<'a> {
-    pub(super) id: At<&'a str>,
-    pub(super) tz: Tz,
-    pub(super) always_open: bool,
-    pub(super) hours: [Hours; 7],
-    pub(super) holidays: Vec<At<&'a str>>,
-    pub(super) closed_annually: Vec<(u32, u32)>,
-    pub(super) closed_dates: Vec<NaiveDate>,
-    pub(super) open_dates: Vec<NaiveDate>,
-}
-
-#[derive(Debug)]
-pub(super) struct RawQueue<'a> {
-    pub(super) id: At<&'a str>,
-    pub(super) calendar: Option<At<&'a str>>,
-    pub(super) team: Option<String>,
-    pub(super) sla: [Option<Duration>; 4],
-}
-
-#[derive(Debug)]
-pub(super) struct RawRule<'a> {
-    pub(super) rule: Rule,
-    pub(super) id: At<&'a str>,
-    pub(super) queue: Option<At<&'a str>>,
-    pub(super) watchlists: Vec<At<&'a str>>,
-    pub(super) lists: Vec<At<&'a str>>,
-}
-
-/// Spike settings with the watchlist and list references still to check.
-pub(super) type RawSpike<'a> = (SpikeSettings, Vec<At<&'a str>>, Vec<At<&'a str>>);
-
-#[derive(Debug, Default)]
-pub(super) struct Raw<'a> {
-    pub(super) rules: Vec<RawRule<'a>>,
-    pub(super) queues: Vec<RawQueue<'a>>,
-    pub(super) calendars: Vec<RawCalendar<'a>>,
-    pub(super) holiday_lists: Vec<(At<&'a str>, Vec<NaiveDate>)>,
-    pub(super) lists: Vec<(At<&'a str>, Vec<&'a str>)>,
-    pub(super) folding: Option<FoldingSettings>,
-    pub(super) spike: Option<RawSpike<'a>>,
-}
-
-pub(super) fn load(sink: &mut Sink<'_>, known_watchlists: Option<&[&str]>) -> Option<RouteConfig> {
+/// Parses every file into a tree; a file that is not TOML is reported and left out.
+pub(super) fn parse(sink: &mut Sink<'_>) -> Vec<(usize, tree::Document)> {
     let mut trees = Vec::new();
     for (i, file) in sink.files.iter().enumerate() {
         match tree::parse(file.text) {
@@ -75,13 +30,18 @@ pub(super) fn load(sink: &mut Sink<'_>, known_watchlists: Option<&[&str]>) -> Op
             }
         }
     }
+    trees
+}
+
+/// Reads every section of every tree, in file order.
+pub(super) fn read<'a>(sink: &mut Sink<'_>, trees: &'a [(usize, tree::Document)]) -> Raw<'a> {
     let mut raw = Raw::default();
-    for (file, entries) in &trees {
+    for (file, entries) in trees {
         for (key, node) in entries {
             read_section(sink, &mut raw, *file, key, node);
         }
     }
-    super::resolve::resolve(sink, raw, known_watchlists)
+    raw
 }
 
 fn read_section<'a>(
@@ -160,23 +120,6 @@ fn read_section<'a>(
             },
         ),
     }
-}
-
-/// Reads `id`, names the table after it, or reports it missing.
-pub(super) fn id<'a>(sink: &mut Sink<'_>, t: &mut Table<'a>, kind: &str) -> Option<At<&'a str>> {
-    let id = t.str(sink, "id");
-    match &id {
-        Some(id) if !id.v.trim().is_empty() => t.what = format!("{kind} `{}`", id.v),
-        _ => sink.report(
-            t.file,
-            t.span.clone(),
-            RouteError::MissingKey {
-                key: "id",
-                section: t.what.clone(),
-            },
-        ),
-    }
-    id.filter(|id| !id.v.trim().is_empty())
 }
 
 fn rule<'a>(sink: &mut Sink<'_>, mut t: Table<'a>) -> Option<RawRule<'a>> {

@@ -4,7 +4,7 @@ use chrono::{Duration, NaiveDate, Weekday};
 use chrono_tz::Tz;
 use earshot_model::Intent;
 
-use super::sections::{id, Hours, RawCalendar, RawSpike};
+use super::raw::{id, Hours, RawCalendar, RawSpike};
 use super::{FoldingSettings, SpikeSettings};
 use crate::error::RouteError;
 use crate::load::{parse_date, parse_hours, parse_month_day, At, Sink, Table};

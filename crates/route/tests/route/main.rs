@@ -10,4 +10,5 @@ mod holidays;
 mod output;
 mod rules;
 mod spike;
+mod state;
 mod support;

@@ -1,0 +1,186 @@
+//! The router's state as changelog records, Kafka Streams' state stores done by hand: every
+//! change of an open conversation, of a shard's spike counts and of what spike detection
+//! learned becomes a record keyed by what it describes, so that a compacted topic keeps the
+//! latest of each and a replica taking a shard over reads it back.
+//!
+//! Records are JSON (readable with `earshot tail`) and name rules, queues, teams and tags by
+//! id, never by index, so state written under one configuration restores under another.
+//!
+//! | key | value |
+//! |---|---|
+//! | `t/<32 hex digits>`: an open ticket, by its folding key | [`TicketRecord`] |
+//! | `["c", watchlist, intent, bucket start]`: a shard's count | `{"v":1,"count":n}` |
+//! | `["s", watchlist, intent]`: what spike detection learned | [`SpikeRecord`] |
+//!
+//! A tombstone (no value) forgets a key: an expired conversation, a bucket out of the window.
+
+use chrono::{DateTime, Utc};
+use earshot_model::{IncidentBaseline, Intent, Priority};
+use serde::{Deserialize, Serialize};
+
+use crate::router::Shard;
+
+/// One changelog record of a shard: the latest value of `key`, or a tombstone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateRecord {
+    pub shard: Shard,
+    pub key: String,
+    pub value: Option<Vec<u8>>,
+}
+
+/// What a restore put back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Restored {
+    pub tickets: usize,
+    pub counts: usize,
+    pub keys: usize,
+    /// Records that could not be read (logged by the caller and left out).
+    pub skipped: usize,
+}
+
+/// What a changelog key stands for.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum StateKey {
+    Ticket(u128),
+    Count {
+        watchlist: String,
+        intent: Intent,
+        start: i64,
+    },
+    Spike {
+        watchlist: String,
+        intent: Intent,
+    },
+}
+
+impl StateKey {
+    pub fn encode(&self) -> String {
+        match self {
+            StateKey::Ticket(key) => format!("t/{key:032x}"),
+            StateKey::Count {
+                watchlist,
+                intent,
+                start,
+            } => serde_json::to_string(&("c", watchlist, intent, start)).unwrap_or_default(),
+            StateKey::Spike { watchlist, intent } => {
+                serde_json::to_string(&("s", watchlist, intent)).unwrap_or_default()
+            }
+        }
+    }
+
+    pub fn decode(key: &str) -> Option<StateKey> {
+        if let Some(hex) = key.strip_prefix("t/") {
+            return u128::from_str_radix(hex, 16).ok().map(StateKey::Ticket);
+        }
+        let value: serde_json::Value = serde_json::from_str(key).ok()?;
+        let parts = value.as_array()?;
+        let watchlist = parts.get(1)?.as_str()?.to_string();
+        let intent: Intent = serde_json::from_value(parts.get(2)?.clone()).ok()?;
+        match parts.first()?.as_str()? {
+            "c" => Some(StateKey::Count {
+                watchlist,
+                intent,
+                start: parts.get(3)?.as_i64()?,
+            }),
+            "s" => Some(StateKey::Spike { watchlist, intent }),
+            _ => None,
+        }
+    }
+}
+
+/// An open ticket of a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct TicketRecord {
+    pub v: u32,
+    /// The ticket id's 16 hex digits (`tkt_` left out).
+    pub ticket_id: String,
+    pub revision: u32,
+    pub post_count: u32,
+    pub priority: Priority,
+    pub queue: String,
+    pub rule: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<DateTime<Utc>>,
+    pub sla_started: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
+    /// The post ids listed on the ticket, the first first.
+    pub post_ids: Vec<String>,
+    /// Hashes of the ids folded past the list's cap.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overflow: Vec<u64>,
+    /// Unix seconds of the last post folded in (the folding window counts from it).
+    pub last_active: i64,
+}
+
+/// A shard's count of one bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CountRecord {
+    pub v: u32,
+    pub count: u64,
+}
+
+/// What spike detection learned about one watchlist and intent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpikeRecord {
+    pub v: u32,
+    /// Start (Unix seconds) of the bucket being counted when this was written.
+    pub current: i64,
+    /// Bucket boundaries the detector had passed: baseline samples.
+    pub samples: u64,
+    pub mean: f64,
+    pub deviation: f64,
+    pub cooldown_until: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open: Option<OpenRecord>,
+}
+
+/// An open incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenRecord {
+    pub id: String,
+    pub revision: u32,
+    pub opened_at: i64,
+    pub peak: u64,
+    pub total: u64,
+    pub baseline: IncidentBaseline,
+    pub samples: Vec<String>,
+    pub terms: Vec<(String, u64)>,
+    pub tickets: u64,
+    pub folded: u64,
+    pub last_emitted: (u64, u64, u64, u64),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip() {
+        for key in [
+            StateKey::Ticket(u128::MAX - 7),
+            StateKey::Count {
+                watchlist: "星空".into(),
+                intent: Intent::Outage,
+                start: 1_790_000_000,
+            },
+            StateKey::Spike {
+                watchlist: "a\"b/c".into(),
+                intent: Intent::Complaint,
+            },
+        ] {
+            assert_eq!(
+                StateKey::decode(&key.encode()),
+                Some(key.clone()),
+                "{key:?}"
+            );
+        }
+        assert_eq!(StateKey::decode("garbage"), None);
+        assert_eq!(StateKey::decode("t/xyz"), None);
+    }
+}

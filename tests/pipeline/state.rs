@@ -1,0 +1,179 @@
+//! Route's state in its changelog topic: handed from one route replica to another with its
+//! partition, and what makes a redelivered post change nothing.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use earshot::settings::RouteClock;
+use earshot_pipeline::Metrics;
+
+use crate::expect::{assert_same_set, ticket_ids, ticket_revisions, unrouted_posts, Routed};
+use crate::harness::{example_lines, in_flight, received, stop, wait_for, Fixture, Stage};
+use crate::scenario::{output_topics, route_outputs, wait_ready, QUIET, ROUTED_WITHIN};
+
+/// A route replica with metrics and a shutdown of its own, as `earshot route` starts it.
+fn route_replica(fx: &Fixture, metrics: &Metrics, shutdown: &earshot_kafka::Shutdown) -> Stage {
+    Stage::Daemon(earshot::daemon::spawn_route(
+        &fx.settings.kafka,
+        fx.settings.limits,
+        fx.router(),
+        RouteClock::Event,
+        metrics,
+        shutdown,
+        None,
+    ))
+}
+
+/// Waits until route replicas with `metrics` took `posts` records between them and have
+/// nothing in flight, and the collector saw `outputs` ticket and unrouted records.
+fn wait_for_route(
+    fx: &Fixture,
+    what: &str,
+    stages: &[&Stage],
+    metrics: &[&Metrics],
+    (posts, outputs): (usize, usize),
+    out: &mut crate::harness::Collector,
+) {
+    let incidents = fx.topics().incidents.clone();
+    let topics: BTreeSet<String> = fx.route_topics().into_iter().collect();
+    wait_for(what, ROUTED_WITHIN, stages, || {
+        out.poll_for(Duration::from_millis(100));
+        let routed: u64 = metrics.iter().map(|m| received(m, "route")).sum();
+        let busy = metrics.iter().any(|m| in_flight(m, "route") > 0)
+            || in_flight(&fx.metrics, "analyze") > 0;
+        let seen = out
+            .records
+            .iter()
+            .filter(|r| topics.contains(&r.topic) && r.topic != incidents)
+            .count();
+        if routed as usize >= posts && seen >= outputs && !busy {
+            Ok(())
+        } else {
+            Err(format!(
+                "routed {routed}/{posts}, {seen}/{outputs} ticket and unrouted records, busy {busy}"
+            ))
+        }
+    });
+    out.settle(QUIET, Duration::from_secs(10));
+}
+
+/// Replica a routes the first half of the posts; replica b joins and a stops, so b owns the
+/// partition and restores its conversations, post ids and spike state from the changelog
+/// before its first record. Together they make what one router makes offline: follow-ups
+/// of conversations a opened fold into a's tickets with the next revisions (a fresh router
+/// would open new tickets or leave them unrouted). Then the last posts come again (a replay):
+/// no ticket gets a new revision.
+#[test]
+fn route_state_moves_with_its_partition_and_a_replay_changes_nothing() {
+    let fx = Fixture::start(1, 1);
+    let lines = example_lines("posts.jsonl");
+    let expected = fx.expect(&lines);
+    let half = lines.len() / 2;
+    let first_half = fx.expect(&lines[..half]);
+
+    let analyze = fx.spawn_analyze();
+    let (first, second) = (Metrics::unregistered(), Metrics::unregistered());
+    let (stop_a, stop_b) = (fx.new_shutdown(), fx.new_shutdown());
+    let a = route_replica(&fx, &first, &stop_a);
+    wait_ready(&[&analyze, &a]);
+    let mut out = fx.collector(&output_topics(&fx));
+    fx.publish(&lines[..half]);
+    wait_for_route(
+        &fx,
+        "replica a to route the first half",
+        &[&analyze, &a],
+        &[&first],
+        (first_half.relevant.len(), first_half.post_outputs()),
+        &mut out,
+    );
+
+    let b = route_replica(&fx, &second, &stop_b);
+    // Whichever replica the group gives the partition to first, b owns it once a stops.
+    stop(&stop_a, vec![a]);
+    wait_ready(&[&b]);
+    fx.publish(&lines[half..]);
+    wait_for_route(
+        &fx,
+        "replica b to route the second half",
+        &[&analyze, &b],
+        &[&first, &second],
+        (expected.relevant.len(), expected.post_outputs()),
+        &mut out,
+    );
+    let (by_a, by_b) = (received(&first, "route"), received(&second, "route"));
+    eprintln!("route replica a took {by_a} posts, b {by_b}");
+    assert!(by_b > 0, "replica b routed posts after the handover");
+
+    let routed = route_outputs(&fx, &out);
+    let got = ticket_revisions(&routed);
+    for (key, posts) in &got {
+        assert_eq!(posts.len(), 1, "ticket {key:?} with other posts: {posts:?}");
+    }
+    assert_same_set(
+        "(ticket id, revision) → post",
+        &ticket_revisions(&expected.routed).into_iter().collect(),
+        &got.into_iter().collect(),
+    );
+    assert_same_set(
+        "ticket ids",
+        &ticket_ids(&expected.routed),
+        &ticket_ids(&routed),
+    );
+    assert_same_set(
+        "unrouted posts",
+        &unrouted_posts(&expected.routed),
+        &unrouted_posts(&routed),
+    );
+    let redelivered = (by_a + by_b) as usize - expected.relevant.len();
+    if redelivered == 0 {
+        let incidents = |r: &[Routed]| -> BTreeSet<Routed> {
+            r.iter()
+                .filter(|r| matches!(r, Routed::Incident { .. }))
+                .cloned()
+                .collect()
+        };
+        assert_same_set(
+            "incidents",
+            &incidents(&expected.routed),
+            &incidents(&routed),
+        );
+    }
+
+    // A replay of the last posts (a platform retry, a re-ingest): every ticket post of them
+    // is already folded into its open ticket, so no ticket record at all.
+    let tickets_before = routed
+        .iter()
+        .filter(|r| matches!(r, Routed::Ticket { .. }))
+        .count();
+    let replay = &lines[lines.len() - 60..];
+    let replayed = fx.expect(replay).relevant.len();
+    fx.publish(replay);
+    let total = expected.relevant.len() + redelivered + replayed;
+    wait_for(
+        "the replay through route",
+        ROUTED_WITHIN,
+        &[&analyze, &b],
+        || {
+            out.poll_for(Duration::from_millis(100));
+            let routed = received(&first, "route") + received(&second, "route");
+            match routed as usize >= total && in_flight(&second, "route") == 0 {
+                true => Ok(()),
+                false => Err(format!("routed {routed}/{total}")),
+            }
+        },
+    );
+    out.settle(QUIET, Duration::from_secs(10));
+    stop(&stop_b, vec![b]);
+    stop(&fx.shutdown, vec![analyze]);
+    let after = route_outputs(&fx, &out);
+    let replayed_tickets: Vec<&Routed> = after
+        .iter()
+        .filter(|r| matches!(r, Routed::Ticket { .. }))
+        .skip(tickets_before)
+        .collect();
+    assert!(
+        replayed_tickets.is_empty(),
+        "{} posts replayed made ticket records: {replayed_tickets:?}",
+        replayed
+    );
+}
