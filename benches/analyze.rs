@@ -6,6 +6,9 @@
 //! * `analyze/posts_model` and `analyze/posts_model_no_explain`: the same with the built-in
 //!   learned model deciding (with its explanation of 5 features per decision, and without);
 //!   the difference to `analyze/posts` is what the learned layer costs per post.
+//! * `analyze/posts_scores` and `analyze/posts_model_scores`: lexicon, and model, without any
+//!   explanation (`[analyze] explain = false`, the default of `earshot score` and the analyze
+//!   stage): no hits, reasons, entities or model features, only what routing reads.
 //! * `model/load`: reading and checking the built-in model file.
 //! * `build/100k_terms`: compiling 100,000 watch terms plus the lexicon.
 //!
@@ -84,7 +87,23 @@ fn bench_analyze(c: &mut Criterion) {
             }
         })
     });
-    let analyzer = quiet.without_model();
+    let scores_only = quiet.with_explanation(false);
+    group.bench_function("posts_model_scores", |b| {
+        b.iter(|| {
+            for post in &posts {
+                black_box(scores_only.analyze_with(post, &mut scratch));
+            }
+        })
+    });
+    let lexicon_scores = scores_only.without_model();
+    group.bench_function("posts_scores", |b| {
+        b.iter(|| {
+            for post in &posts {
+                black_box(lexicon_scores.analyze_with(post, &mut scratch));
+            }
+        })
+    });
+    let analyzer = lexicon_scores.with_explanation(true);
     group.throughput(Throughput::Bytes(bytes as u64));
     group.bench_function("bytes", |b| {
         b.iter(|| {

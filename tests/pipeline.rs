@@ -440,6 +440,16 @@ fn rebalance_second_consumer_joins() {
         &relevant,
         &scored.into_iter().collect(),
     );
+    // By default the scored topic gets what routing reads and no explanation.
+    for record in out.on(&scored_topic) {
+        let value: serde_json::Value = serde_json::from_slice(&record.payload).unwrap();
+        let analysis = &value["analysis"];
+        assert!(analysis["sentiment"]["score"].is_f64() && analysis["watch"].is_array());
+        assert!(
+            analysis.get("hits").is_none() && analysis.get("urgency_reasons").is_none(),
+            "{analysis}"
+        );
+    }
     assert_eq!(out.on(&fx.topics().dlq).count(), 0, "nothing dead-lettered");
     // Both replicas committed everything they did before stopping.
     let committed = fx.committed(&fx.settings.kafka.groups.analyze, &fx.topics().raw);

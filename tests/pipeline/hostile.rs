@@ -176,8 +176,11 @@ fn issue_post(id: &str, name_bytes: usize) -> String {
 fn oversize_posts_are_dead_lettered_and_big_ones_still_make_tickets() {
     use earshot_kafka::{DLQ_ORIGINAL_BYTES_HEADER, DLQ_ORIGINAL_SHA256_HEADER};
     // A smaller message size than the default 1 MB, so that the dense post's analysis
-    // (hundreds of hits) must be cut to fit.
-    let fx = Fixture::start_with(1, 1, |s| s.kafka.max_message_bytes = 300_000);
+    // (hundreds of hits, published with the explanation on) must be cut to fit.
+    let fx = Fixture::start_with(1, 1, |s| {
+        s.kafka.max_message_bytes = 300_000;
+        s.analyze.explain = true;
+    });
     let analyze = fx.spawn_analyze();
     let route = fx.spawn_route();
     let mut out = fx.collector(&output_topics(&fx));
@@ -250,6 +253,7 @@ fn oversize_posts_are_dead_lettered_and_big_ones_still_make_tickets() {
     );
     let value: serde_json::Value = serde_json::from_slice(&dense_scored.payload).unwrap();
     assert_eq!(value["analysis"]["explanation_truncated"], true);
+    assert!(value["analysis"]["hits"].is_array(), "explained, then cut");
     assert_eq!(value["analysis"]["sentiment"]["label"], "negative");
 }
 
@@ -262,6 +266,8 @@ fn an_output_the_broker_refuses_dead_letters_its_input() {
         s.kafka
             .producer
             .insert("message.max.bytes".into(), "20000".into());
+        // The explanation (every hit of a long text) is what makes the record large.
+        s.analyze.explain = true;
     });
     let analyze = fx.spawn_analyze();
     let route = fx.spawn_route();

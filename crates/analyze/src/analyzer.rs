@@ -11,9 +11,9 @@ use regex::RegexSet;
 
 use crate::error::AnalyzeError;
 use crate::learned::{self, features, Feature, FeatureConfig, Model};
-use crate::lexicon::{Entry, EntryKind, Lang, Lexicon};
+use crate::lexicon::{Entry, EntryKind, Lang, Lexicon, UrgencyReason};
 use crate::matcher::{Matcher, MatcherBuilder, RawMatch, Target};
-use crate::sentiment::{self, Contribution, LexHit, SentimentParams};
+use crate::sentiment::{self, Contribution, LexHit, Note, SentimentParams};
 use crate::signals::{self, IntentEvidence, SignalParams};
 use crate::watchlist::Watchlists;
 use watch::entity_name;
@@ -34,6 +34,9 @@ pub struct Analyzer {
     model: Option<Model>,
     /// How many features the explanation lists per model decision.
     explain_features: usize,
+    /// Whether analyses carry their explanation (hits, reasons, entities, the model's
+    /// features); the scores are the same either way.
+    explain: bool,
 }
 
 /// Sizes of a built analyzer, for logs and capacity planning.
@@ -57,6 +60,9 @@ pub struct Scratch {
     lex: Vec<LexHit>,
     cues: Vec<LexHit>,
     contributions: Vec<Contribution>,
+    /// Why each contribution is what it is: (index into `lex`, note).
+    notes: Vec<(u32, Note)>,
+    urgency_cues: Vec<(UrgencyReason, f64, u32)>,
     /// (term, start, end), sorted by term then start.
     watch_hits: Vec<(u32, u32, u32)>,
     /// (mask, start, end).
@@ -117,6 +123,20 @@ impl Analyzer {
         self
     }
 
+    /// Whether analyses carry their explanation: the lexicon hits, the urgency and influence
+    /// reasons, hashtags, mentions and links, and the model's features (on by default). Off,
+    /// an analysis holds the scores, intents, flags, watch matches and model probabilities
+    /// only — what routing reads — and no string is built for what would explain them.
+    pub fn with_explanation(mut self, explain: bool) -> Analyzer {
+        self.explain = explain;
+        self
+    }
+
+    /// Whether analyses carry their explanation.
+    pub fn explains(&self) -> bool {
+        self.explain
+    }
+
     pub fn with_params(
         lexicon: &Lexicon,
         watchlists: Watchlists,
@@ -174,6 +194,7 @@ impl Analyzer {
             signals,
             model: None,
             explain_features: 3,
+            explain: true,
         })
     }
 
@@ -207,14 +228,15 @@ impl Analyzer {
             Some(lang) if !lang.is_empty() => lang.to_lowercase(),
             _ => detect_lang(text).to_string(),
         };
+        let explain = self.explain;
         let mut evidence = IntentEvidence::default();
-        let mut urgency_cues = Vec::new();
+        s.urgency_cues.clear();
         for cue in &s.cues {
             let entry = &self.entries[cue.entry as usize];
             match entry.kind {
                 EntryKind::Intent(intent, weight) => evidence.add(intent, weight),
                 EntryKind::Urgency(weight, reason) => {
-                    urgency_cues.push((reason, weight, entry.term.as_str()))
+                    s.urgency_cues.push((reason, weight, cue.entry))
                 }
                 _ => {}
             }
@@ -222,7 +244,8 @@ impl Analyzer {
         let (sentiment, intents, flags, model) = match &self.model {
             Some(model) => {
                 self.extract_features(source, model.features(), lang.starts_with("ja"), s);
-                let d = learned::decide(model, &s.features, &s.text, self.explain_features);
+                let explained = if explain { self.explain_features } else { 0 };
+                let d = learned::decide(model, &s.features, &s.text, explained);
                 (d.sentiment, d.intents, d.flags, Some(d.output))
             }
             None => {
@@ -230,32 +253,44 @@ impl Analyzer {
                 (Sentiment::from_score(score), intents, Vec::new(), None)
             }
         };
-        let (urgency, urgency_reasons) = signals::urgency(&intents, sentiment.score, &urgency_cues);
+        let (urgency, urgency_reasons) = signals::urgency(
+            &intents,
+            sentiment.score,
+            &s.urgency_cues,
+            |entry| self.entries[entry as usize].term.as_str(),
+            explain,
+        );
         let (influence, influence_reasons) = signals::influence(
             post.author.followers,
             post.author.verified,
             &post.engagement,
+            explain,
         );
         let watch = self.evaluate_watchlists(post, &lang, s);
-        let hits = self.explain_hits(s);
-        let entity_texts = |spans: &[(usize, usize)]| -> Vec<String> {
-            spans
-                .iter()
-                .map(|&(a, b)| entity_name(s.text.as_str(), a, b).to_string())
-                .collect()
-        };
-        Analysis {
+        let mut analysis = Analysis {
             sentiment,
             intents,
             urgency,
             influence,
             watch,
-            hits,
             urgency_reasons,
             influence_reasons,
-            hashtags: entity_texts(&s.entities.hashtags),
-            mentions: entity_texts(&s.entities.mentions),
-            urls: s
+            lang,
+            flags,
+            model,
+            ..Analysis::default()
+        };
+        if explain {
+            analysis.hits = self.explain_hits(s);
+            let entity_texts = |spans: &[(usize, usize)]| -> Vec<String> {
+                spans
+                    .iter()
+                    .map(|&(a, b)| entity_name(s.text.as_str(), a, b).to_string())
+                    .collect()
+            };
+            analysis.hashtags = entity_texts(&s.entities.hashtags);
+            analysis.mentions = entity_texts(&s.entities.mentions);
+            analysis.urls = s
                 .entities
                 .urls
                 .iter()
@@ -263,12 +298,9 @@ impl Analyzer {
                     let (a, b) = s.text.source_span(a, b);
                     source.get(a..b).unwrap_or_default().to_string()
                 })
-                .collect(),
-            lang,
-            flags,
-            model,
-            explanation_truncated: false,
+                .collect();
         }
+        analysis
     }
 
     /// Why the model gives `output` the probability it does for `post`, decided or not: the
@@ -349,6 +381,7 @@ impl Analyzer {
             &score_text,
             &s.lex,
             &mut s.contributions,
+            &mut s.notes,
         );
         s.lexicon_score = signals::round3(score);
         s.lexicon_score
@@ -405,7 +438,7 @@ impl Analyzer {
 
     fn explain_hits(&self, s: &Scratch) -> Vec<Hit> {
         let mut hits = Vec::with_capacity(s.lex.len() + s.cues.len());
-        for (hit, contribution) in s.lex.iter().zip(&s.contributions) {
+        for (i, (hit, contribution)) in s.lex.iter().zip(&s.contributions).enumerate() {
             let entry = &self.entries[hit.entry as usize];
             let (kind, value) = match entry.kind {
                 EntryKind::Sentiment(v) => (HitKind::Sentiment, v),
@@ -423,7 +456,12 @@ impl Analyzer {
                 value,
                 contribution: signals::round3(contribution.value),
                 intent: None,
-                notes: contribution.notes.clone(),
+                notes: s
+                    .notes
+                    .iter()
+                    .filter(|(of, _)| *of as usize == i)
+                    .map(|(_, note)| note.describe(&self.entries))
+                    .collect(),
             });
         }
         for cue in &s.cues {

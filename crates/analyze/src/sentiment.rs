@@ -85,16 +85,57 @@ pub(crate) struct LexHit {
     pub end: u32,
 }
 
-/// What a hit finally contributed, and why.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What a hit finally contributed; why is in the [`Note`]s of its index.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct Contribution {
     pub value: f64,
-    pub notes: Vec<String>,
     /// The rules that applied, for the learned model's features.
     pub negated: bool,
     pub modified: bool,
     pub before_contrast: bool,
     pub after_contrast: bool,
+}
+
+/// What changed a hit's value on its way to its contribution. Kept as indices into the
+/// entries, so that scoring builds no strings; [`Note::describe`] words it for an explanation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Note {
+    InName,
+    Shouted,
+    /// Strengthened (or softened) by a modifier entry.
+    Modified {
+        by: u32,
+        strengthened: bool,
+    },
+    Negated {
+        by: u32,
+    },
+    InQuestion,
+    BeforeContrast,
+    AfterContrast,
+}
+
+impl Note {
+    pub fn describe(self, entries: &[Entry]) -> String {
+        let term = |by: u32| entries.get(by as usize).map_or("", |e| e.term.as_str());
+        match self {
+            Note::InName => "part of a name".to_string(),
+            Note::Shouted => "written in capitals".to_string(),
+            Note::Modified { by, strengthened } => format!(
+                "{} by \"{}\"",
+                if strengthened {
+                    "strengthened"
+                } else {
+                    "softened"
+                },
+                term(by)
+            ),
+            Note::Negated { by } => format!("negated by \"{}\"", term(by)),
+            Note::InQuestion => "in a question".to_string(),
+            Note::BeforeContrast => "before a contrast".to_string(),
+            Note::AfterContrast => "after a contrast".to_string(),
+        }
+    }
 }
 
 /// The post's text as the scorer sees it: normalised for offsets and matching, original
@@ -183,16 +224,19 @@ fn is_capitalised(word: &str) -> bool {
 
 /// Scores `hits` (sorted by start; hits overlap only where several entries share one span,
 /// like a word that is both a polarity word and a praise cue). Fills `out` with one contribution per
-/// hit (zero for negations, modifiers and contrast words) and returns the score in [-1, 1].
+/// hit (zero for negations, modifiers and contrast words) and `notes` with why, each with the
+/// index of its hit in order, and returns the score in [-1, 1].
 pub(crate) fn score(
     params: &SentimentParams,
     entries: &[Entry],
     text: &Text<'_>,
     hits: &[LexHit],
     out: &mut Vec<Contribution>,
+    notes: &mut Vec<(u32, Note)>,
 ) -> f64 {
     out.clear();
     out.resize(hits.len(), Contribution::default());
+    notes.clear();
     let t = text.normalized;
     let mut sum = 0.0;
     for (i, hit) in hits.iter().enumerate() {
@@ -202,18 +246,18 @@ pub(crate) fn score(
         };
         // Mild words (`want`, `okay`) say little on their own.
         let mut v = valence.signum() * (valence.abs() - params.word_floor).max(0.0);
-        let mut notes = Vec::new();
+        let mut note = |n: Note| notes.push((i as u32, n));
         let (mut negated, mut modified) = (false, false);
         if entry.lang == Lang::En
             && params.name_weight != 1.0
             && text.is_in_name(hit.start, hit.end)
         {
             v *= params.name_weight;
-            notes.push("part of a name".to_string());
+            note(Note::InName);
         }
         if entry.lang == Lang::En && text.is_shouted(hit.start, hit.end) {
             v += valence.signum() * params.caps;
-            notes.push("written in capitals".to_string());
+            note(Note::Shouted);
         }
         match entry.lang {
             Lang::En => {
@@ -235,16 +279,15 @@ pub(crate) fn score(
                             let decay = [1.0, 0.95, 0.9].get(words).copied().unwrap_or(0.9);
                             v += v.signum() * m * decay;
                             modified = true;
-                            notes.push(format!(
-                                "{} by \"{}\"",
-                                if m >= 0.0 { "strengthened" } else { "softened" },
-                                o.term
-                            ));
+                            note(Note::Modified {
+                                by: other.entry,
+                                strengthened: m >= 0.0,
+                            });
                         }
                         EntryKind::Negation => {
                             v *= params.negation_en;
                             negated = true;
-                            notes.push(format!("negated by \"{}\"", o.term));
+                            note(Note::Negated { by: other.entry });
                             break;
                         }
                         _ => {}
@@ -263,11 +306,10 @@ pub(crate) fn score(
                     if let (EntryKind::Modifier(m), Lang::Ja) = (o.kind, o.lang) {
                         v += v.signum() * m;
                         modified = true;
-                        notes.push(format!(
-                            "{} by \"{}\"",
-                            if m >= 0.0 { "strengthened" } else { "softened" },
-                            o.term
-                        ));
+                        note(Note::Modified {
+                            by: other.entry,
+                            strengthened: m >= 0.0,
+                        });
                     }
                 }
                 for other in &hits[i + 1..] {
@@ -284,7 +326,7 @@ pub(crate) fn score(
                     if o.kind == EntryKind::Negation && o.lang == Lang::Ja {
                         v *= params.negation_ja;
                         negated = true;
-                        notes.push(format!("negated by \"{}\"", o.term));
+                        note(Note::Negated { by: other.entry });
                         break;
                     }
                     if matches!(o.kind, EntryKind::Sentiment(_)) {
@@ -316,19 +358,18 @@ pub(crate) fn score(
             && t.get(sentence_end..).is_some_and(|r| r.starts_with('?'))
         {
             v *= params.question_weight;
-            notes.push("in a question".to_string());
+            note(Note::InQuestion);
         }
         if before {
             v *= params.before_contrast;
-            notes.push("before a contrast".to_string());
+            note(Note::BeforeContrast);
         }
         if after {
             v *= params.after_contrast;
-            notes.push("after a contrast".to_string());
+            note(Note::AfterContrast);
         }
         out[i] = Contribution {
             value: v,
-            notes,
             negated,
             modified,
             before_contrast: before,

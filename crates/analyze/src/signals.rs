@@ -99,84 +99,109 @@ pub(crate) fn intents(
     intents
 }
 
-/// Urgency from intents, sentiment and the strongest cue of each reason.
-pub(crate) fn urgency(
+/// A score in [0, 1] made of factors, with the list of them only when it is wanted: the
+/// sentences that explain a factor are the costly part, so they are built only then.
+struct Factors {
+    total: f64,
+    reasons: Option<Vec<Reason>>,
+}
+
+impl Factors {
+    fn new(explain: bool) -> Factors {
+        Factors {
+            total: 0.0,
+            reasons: explain.then(Vec::new),
+        }
+    }
+
+    /// Adds a factor, rounded as it is shown, so that the score is the sum of its reasons.
+    fn add(&mut self, factor: &str, contribution: f64, detail: impl FnOnce() -> String) {
+        let contribution = round3(contribution);
+        self.total += contribution;
+        if let Some(reasons) = &mut self.reasons {
+            reasons.push(Reason {
+                factor: factor.to_string(),
+                contribution,
+                detail: detail(),
+            });
+        }
+    }
+
+    fn finish(self) -> (f64, Vec<Reason>) {
+        (
+            round3(self.total.min(1.0)),
+            self.reasons.unwrap_or_default(),
+        )
+    }
+}
+
+/// Urgency from intents, sentiment and the strongest cue of each reason; the reasons are
+/// listed when `explain`.
+pub(crate) fn urgency<'t>(
     intents: &[Intent],
     sentiment: f64,
-    cues: &[(UrgencyReason, f64, &str)],
+    cues: &[(UrgencyReason, f64, u32)],
+    term: impl Fn(u32) -> &'t str,
+    explain: bool,
 ) -> (f64, Vec<Reason>) {
-    let mut reasons = Vec::new();
+    let mut factors = Factors::new(explain);
     if intents.contains(&Intent::Outage) {
-        reasons.push(reason("outage", 0.35, "reports a service outage".into()));
+        factors.add("outage", 0.35, || "reports a service outage".into());
     }
     if intents.contains(&Intent::Complaint) {
-        reasons.push(reason("complaint", 0.15, "is a complaint".into()));
+        factors.add("complaint", 0.15, || "is a complaint".into());
     }
     if sentiment < -0.05 {
         let c = 0.25 * -sentiment;
-        reasons.push(reason(
-            "negative_sentiment",
-            c,
-            format!("sentiment {sentiment:.2}"),
-        ));
+        factors.add("negative_sentiment", c, || {
+            format!("sentiment {sentiment:.2}")
+        });
     }
     for r in UrgencyReason::ALL {
         let strongest = cues
             .iter()
             .filter(|(reason, ..)| *reason == r)
             .max_by(|a, b| a.1.total_cmp(&b.1));
-        if let Some((_, weight, term)) = strongest {
-            reasons.push(reason(r.as_str(), *weight, format!("\"{term}\"")));
+        if let Some(&(_, weight, entry)) = strongest {
+            factors.add(r.as_str(), weight, || format!("\"{}\"", term(entry)));
         }
     }
-    let total: f64 = reasons.iter().map(|r| r.contribution).sum();
-    (round3(total.min(1.0)), reasons)
+    factors.finish()
 }
 
-/// Influence from the author's reach and the post's engagement.
+/// Influence from the author's reach and the post's engagement; the reasons are listed
+/// when `explain`.
 pub(crate) fn influence(
     followers: u64,
     verified: bool,
     engagement: &Engagement,
+    explain: bool,
 ) -> (f64, Vec<Reason>) {
-    let mut reasons = Vec::new();
+    let mut factors = Factors::new(explain);
     // 1,000,000 followers saturate the follower part; 10 followers add almost nothing.
     let reach = ((followers as f64 + 1.0).log10() / 6.0).min(1.0) * 0.6;
     if followers > 0 {
-        reasons.push(reason(
-            "followers",
-            reach,
+        factors.add("followers", reach, || {
             format!(
                 "{} followers (log scale, 1M = max)",
                 group_digits(followers)
-            ),
-        ));
+            )
+        });
     }
     if verified {
-        reasons.push(reason("verified", 0.2, "verified account".into()));
+        factors.add("verified", 0.2, || "verified account".into());
     }
     let interactions = engagement.likes + 2 * engagement.reposts + engagement.replies;
     if interactions > 0 {
         let part = ((interactions as f64 + 1.0).log10() / 4.0).min(1.0) * 0.2;
-        reasons.push(reason(
-            "engagement",
-            part,
+        factors.add("engagement", part, || {
             format!(
                 "{} likes, {} reposts, {} replies (log scale, 10k = max)",
                 engagement.likes, engagement.reposts, engagement.replies
-            ),
-        ));
+            )
+        });
     }
-    let total: f64 = reasons.iter().map(|r| r.contribution).sum();
-    (round3(total.min(1.0)), reasons)
-}
-
-fn reason(factor: &str, contribution: f64, detail: String) -> Reason {
-    Reason {
-        factor: factor.to_string(),
-        contribution: round3(contribution),
-        detail,
-    }
+    factors.finish()
 }
 
 /// Rounds to three decimals for output; `+ 0.0` turns the `-0.0` of an empty sum into `0.0`.
@@ -229,11 +254,19 @@ mod tests {
     #[test]
     fn urgency_lists_its_reasons_and_is_capped() {
         let cues = [
-            (UrgencyReason::Safety, 0.6, "発火"),
-            (UrgencyReason::Safety, 0.3, "煙"),
-            (UrgencyReason::Time, 0.3, "至急"),
+            (UrgencyReason::Safety, 0.6, 0),
+            (UrgencyReason::Safety, 0.3, 1),
+            (UrgencyReason::Time, 0.3, 2),
         ];
-        let (u, reasons) = urgency(&[Intent::Outage, Intent::Complaint], -0.8, &cues);
+        let terms = ["発火", "煙", "至急"];
+        let term = |i: u32| terms[i as usize];
+        let (u, reasons) = urgency(
+            &[Intent::Outage, Intent::Complaint],
+            -0.8,
+            &cues,
+            term,
+            true,
+        );
         assert_eq!(u, 1.0);
         let factors: Vec<&str> = reasons.iter().map(|r| r.factor.as_str()).collect();
         assert_eq!(
@@ -247,14 +280,22 @@ mod tests {
             ]
         );
         assert_eq!(reasons[3].contribution, 0.6);
-        let (calm, none) = urgency(&[Intent::Other], 0.0, &[]);
+        let (calm, none) = urgency(&[Intent::Other], 0.0, &[], term, true);
         assert_eq!((calm, none.len()), (0.0, 0));
+        let (quiet, unexplained) = urgency(
+            &[Intent::Outage, Intent::Complaint],
+            -0.8,
+            &cues,
+            term,
+            false,
+        );
+        assert_eq!((quiet, unexplained.len()), (u, 0));
     }
 
     #[test]
     fn influence_is_log_scaled() {
         let e = Engagement::default();
-        let (small, _) = influence(100, false, &e);
+        let (small, _) = influence(100, false, &e, true);
         let (large, reasons) = influence(
             1_000_000,
             true,
@@ -263,6 +304,7 @@ mod tests {
                 reposts: 0,
                 replies: 0,
             },
+            true,
         );
         assert!(small > 0.15 && small < 0.25, "{small}");
         assert_eq!(large, 1.0);
@@ -270,6 +312,7 @@ mod tests {
             reasons[0].detail,
             "1,000,000 followers (log scale, 1M = max)"
         );
-        assert_eq!(influence(0, false, &e).0, 0.0);
+        assert_eq!(influence(0, false, &e, true).0, 0.0);
+        assert_eq!(influence(100, false, &e, false), (small, Vec::new()));
     }
 }

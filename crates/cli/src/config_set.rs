@@ -203,7 +203,11 @@ fn read_analyzer(settings: &Settings, reader: &mut Reader) -> (Option<Analyzer>,
         return (None, name);
     }
     let analyzer = Analyzer::with_params(&lexicon, watchlists, a.sentiment, a.signals)
-        .map(|analyzer| analyzer.with_explained_features(a.explain_features))
+        .map(|analyzer| {
+            analyzer
+                .with_explained_features(a.explain_features)
+                .with_explanation(a.explain)
+        })
         .map(|analyzer| match model {
             Some(model) => analyzer.with_model(model),
             None => analyzer,

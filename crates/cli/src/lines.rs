@@ -86,7 +86,7 @@ impl<R: BufRead> Lines<R> {
                 break;
             }
             read_any = true;
-            let newline = available.iter().position(|&b| b == b'\n');
+            let newline = memchr::memchr(b'\n', available);
             let chunk = &available[..newline.unwrap_or(available.len())];
             match &mut hasher {
                 Some(hasher) => hasher.update(chunk),
@@ -121,7 +121,7 @@ pub fn count_lines(path: &std::path::Path) -> io::Result<usize> {
         if available.is_empty() {
             return Ok(count);
         }
-        count += available.iter().filter(|&&b| b == b'\n').count();
+        count += memchr::memchr_iter(b'\n', available).count();
         let used = available.len();
         reader.consume(used);
     }

@@ -32,6 +32,10 @@ enum Command {
         config: Option<PathBuf>,
         /// Posts as JSON lines; stdin when absent or `-`.
         input: Option<PathBuf>,
+        /// Include each analysis's explanation: lexicon hits, urgency and influence reasons,
+        /// hashtags, mentions, links and the model's features (as `[analyze] explain = true`).
+        #[arg(long)]
+        explain: bool,
     },
     /// Explain how one text is scored: every hit, its span and what it contributed.
     Explain {
@@ -214,9 +218,11 @@ fn main() -> ExitCode {
     earshot::output::install_panic_hook();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Score { config, input } => {
-            commands::score::run(config.as_deref(), input.as_deref())
-        }
+        Command::Score {
+            config,
+            input,
+            explain,
+        } => commands::score::run(config.as_deref(), input.as_deref(), explain),
         Command::Explain {
             config,
             json,

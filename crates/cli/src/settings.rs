@@ -53,6 +53,11 @@ pub struct AnalyzeSettings {
     pub model: ModelChoice,
     /// How many features the explanation lists per model decision (0: none).
     pub explain_features: usize,
+    /// Whether scored posts carry their explanation (lexicon hits, urgency and influence
+    /// reasons, hashtags, mentions, links, the model's features). Off by default: routing
+    /// reads only the scores, and the explanation is most of a scored record's size and of
+    /// the time spent making it. `earshot score --explain` and `earshot explain` turn it on.
+    pub explain: bool,
 }
 
 /// Which model the analyzer uses.
@@ -91,6 +96,7 @@ impl Default for AnalyzeSettings {
             signals: SignalParams::default(),
             model: ModelChoice::Builtin,
             explain_features: 3,
+            explain: false,
         }
     }
 }

@@ -215,6 +215,7 @@ const SCHEMA: &[(&str, Kind)] = &[
             // `builtin`, `none` or a model file.
             ("model", Kind::Str),
             ("explain_features", Kind::Int(0, 1000)),
+            ("explain", Kind::Bool),
         ]),
     ),
     (

@@ -108,6 +108,61 @@ fn score_writes_one_line_per_post_in_input_order() {
 }
 
 #[test]
+fn score_explains_only_when_asked_and_scores_the_same() {
+    let input = [
+        r#"{"id":"1","text":"Hoshizora Mobile is not great, no signal since the morning #outage @hoshizora_help https://example.com","author":{"id":"u","handle":"h","followers":1200,"verified":true}}"#,
+        r#"{"id":"2","text":"星空モバイル、朝から圏外で電話が繋がらない…"}"#,
+    ]
+    .join("\n");
+    let score = |extra: &[&str]| {
+        let mut command = earshot();
+        command
+            .args(["score", "--config"])
+            .arg(examples().join("earshot.toml"))
+            .args(extra);
+        let output = run_with_stdin(command, &input);
+        assert_succeeded(&output);
+        json_lines(&output)
+    };
+    const EXPLANATION: [&str; 6] = [
+        "hits",
+        "urgency_reasons",
+        "influence_reasons",
+        "hashtags",
+        "mentions",
+        "urls",
+    ];
+    let lean = score(&[]);
+    let explained = score(&["--explain"]);
+    for key in EXPLANATION {
+        assert!(
+            lean[0]["analysis"].get(key).is_none(),
+            "{key} without --explain"
+        );
+        assert!(
+            explained[0]["analysis"].get(key).is_some(),
+            "{key} with --explain"
+        );
+    }
+    assert!(lean[0]["analysis"]["model"].get("features").is_none());
+    assert!(explained[0]["analysis"]["model"]["features"].is_array());
+    for (mut full, lean) in explained.into_iter().zip(lean) {
+        let analysis = full["analysis"].as_object_mut().unwrap();
+        for key in EXPLANATION {
+            analysis.remove(key);
+        }
+        analysis["model"]
+            .as_object_mut()
+            .unwrap()
+            .remove("features");
+        assert_eq!(
+            full, lean,
+            "the same scores with and without the explanation"
+        );
+    }
+}
+
+#[test]
 fn invalid_lines_are_reported_with_their_number_and_skipped() {
     let output = earshot()
         .arg("score")

@@ -22,12 +22,14 @@ pub struct Analysis {
     pub influence: f64,
     /// The watchlists whose query matched, each with the terms that occurred.
     pub watch: Vec<WatchMatch>,
-    /// Every lexicon hit that took part in scoring, in text order.
-    #[serde(default)]
+    /// Every lexicon hit that took part in scoring, in text order. This and the lists below
+    /// up to `urls` (and the model's features) are the explanation: present when it was asked
+    /// for (`[analyze] explain`, `earshot score --explain`) and not empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hits: Vec<Hit>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub urgency_reasons: Vec<Reason>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub influence_reasons: Vec<Reason>,
     /// Hashtags in the text, without `#`, normalised (NFKC, lower case).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

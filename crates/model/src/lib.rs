@@ -44,5 +44,6 @@ pub use ticket::{
 
 /// Version of the [`Post`] JSON shape. Raised on any change a reader must know about.
 pub const POST_SCHEMA_VERSION: u32 = 1;
-/// Version of the [`Analysis`] JSON shape.
-pub const ANALYSIS_SCHEMA_VERSION: u32 = 2;
+/// Version of the [`Analysis`] JSON shape. 3: `hits`, `urgency_reasons` and
+/// `influence_reasons` are left out when empty, as they are when the explanation is off.
+pub const ANALYSIS_SCHEMA_VERSION: u32 = 3;

@@ -43,47 +43,86 @@ impl Normalized {
         self.text.clear();
         self.map.clear();
         self.elongated.clear();
+        // NFKC rarely lengthens a text: one allocation up front instead of several.
+        self.text.reserve(source.len());
+        self.map.reserve(source.len() + 1);
         let mut run = Run::default();
-        // Invisible characters are skipped before clustering, so that marks on either side
-        // of one cluster the same way on a second pass (idempotence).
-        let mut chars = source
-            .char_indices()
-            .filter(|&(_, c)| !is_invisible(c))
-            .peekable();
         let mut cluster = std::mem::take(&mut self.scratch);
-        while let Some((start, first)) = chars.next() {
-            // A cluster is a character and the marks that combine with it; NFKC of the
-            // cluster alone equals its share of NFKC of the whole text.
-            cluster.clear();
-            cluster.push(first);
-            while let Some(&(_, c)) = chars.peek() {
-                if !continues_cluster(c) {
-                    break;
-                }
-                cluster.push(c);
-                chars.next();
+        let bytes = source.as_bytes();
+        let mut at = 0;
+        while at < source.len() {
+            // Most text is ASCII: a run of it needs no clustering and no Unicode tables,
+            // except its last character when a non-ASCII one follows (it may take a
+            // combining mark), which goes through the cluster path below.
+            let ascii = bytes[at..].iter().position(|b| !b.is_ascii());
+            let fast_end = ascii.map_or(source.len(), |n| at + n.saturating_sub(1));
+            for (offset, &b) in (at..fast_end).zip(&bytes[at..fast_end]) {
+                self.push(char::from(b.to_ascii_lowercase()), offset, &mut run);
             }
-            if cluster.len() == first.len_utf8() && first.is_ascii() {
-                self.push(first.to_ascii_lowercase(), start, &mut run);
-            } else if cluster.len() == first.len_utf8() && is_plain_cjk(first) {
-                // Kana and kanji have no case and are their own NFKC form: the common case
-                // of Japanese text skips the Unicode tables entirely.
-                self.push(first, start, &mut run);
-            } else if cluster.len() == first.len_utf8() && is_simple(first) {
-                for lower in first.to_lowercase() {
-                    self.push(lower, start, &mut run);
-                }
-            } else {
-                // Lower-casing can produce a sequence NFKC would reorder (`İ` + a mark), so
-                // normalise once more after it to stay idempotent.
-                let folded: String = cluster.nfkc().flat_map(char::to_lowercase).nfkc().collect();
-                for c in folded.chars() {
-                    self.push(c, start, &mut run);
-                }
+            at = fast_end;
+            if at < source.len() {
+                at = self.cluster(source, at, &mut cluster, &mut run);
             }
         }
         self.scratch = cluster;
         self.map.push(to_u32(source.len()));
+    }
+
+    /// Normalises the character cluster at byte `at` of `source` (a character and the marks
+    /// that combine with it) and returns where the next one starts.
+    fn cluster(&mut self, source: &str, at: usize, cluster: &mut String, run: &mut Run) -> usize {
+        // Invisible characters are skipped before clustering, so that marks on either side
+        // of one cluster the same way on a second pass (idempotence).
+        let mut chars = source[at..]
+            .char_indices()
+            .map(|(i, c)| (at + i, c))
+            .filter(|&(_, c)| !is_invisible(c))
+            .peekable();
+        let Some((start, first)) = chars.next() else {
+            return source.len();
+        };
+        let mut next = start + first.len_utf8();
+        if chars.peek().is_none_or(|&(_, c)| !continues_cluster(c)) {
+            // A character alone, as most are: no cluster to build.
+            if first.is_ascii() {
+                self.push(first.to_ascii_lowercase(), start, run);
+            } else if is_plain_cjk(first) {
+                // Kana and kanji have no case and are their own NFKC form: the common
+                // case of Japanese text skips the Unicode tables entirely.
+                self.push(first, start, run);
+            } else if is_simple(first) {
+                for lower in first.to_lowercase() {
+                    self.push(lower, start, run);
+                }
+            } else {
+                self.push_folded(std::iter::once(first), start, run);
+            }
+            return next;
+        }
+        // A cluster is a character and the marks that combine with it; NFKC of the
+        // cluster alone equals its share of NFKC of the whole text.
+        cluster.clear();
+        cluster.push(first);
+        while let Some(&(i, c)) = chars.peek() {
+            if !continues_cluster(c) {
+                break;
+            }
+            cluster.push(c);
+            next = i + c.len_utf8();
+            chars.next();
+        }
+        self.push_folded(cluster.chars(), start, run);
+        next
+    }
+
+    /// Pushes the NFKC, lower-cased form of `chars`. Lower-casing can produce a sequence
+    /// NFKC would reorder (`İ` + a mark), so it is normalised once more after it to stay
+    /// idempotent.
+    fn push_folded(&mut self, chars: impl Iterator<Item = char>, start: usize, run: &mut Run) {
+        let folded: String = chars.nfkc().flat_map(char::to_lowercase).nfkc().collect();
+        for c in folded.chars() {
+            self.push(c, start, run);
+        }
     }
 
     fn push(&mut self, c: char, source_offset: usize, run: &mut Run) {
@@ -123,9 +162,7 @@ impl Normalized {
     fn emit(&mut self, c: char, source_offset: usize) {
         self.text.push(c);
         let offset = to_u32(source_offset);
-        for _ in 0..c.len_utf8() {
-            self.map.push(offset);
-        }
+        self.map.extend(std::iter::repeat_n(offset, c.len_utf8()));
     }
 
     fn mark_elongated(&mut self, at: usize) {

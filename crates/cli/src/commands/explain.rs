@@ -16,7 +16,7 @@ pub fn run(config: Option<&Path>, json: bool, why: &[String], text: &str) -> Res
         .iter()
         .map(|w| Output::parse(w).ok_or_else(|| anyhow::anyhow!("--why {w:?}: not one of negative, neutral, positive, complaint, question, request, outage, praise, scam, spam")))
         .collect::<Result<Vec<_>>>()?;
-    let analyzer = analyzer_from(config)?;
+    let analyzer = analyzer_from(config)?.with_explanation(true);
     let post = Post {
         id: "explain".into(),
         text: text.to_string(),

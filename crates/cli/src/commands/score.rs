@@ -63,9 +63,14 @@ pub fn for_each_post(
     Ok(invalid)
 }
 
-pub fn run(config: Option<&Path>, input: Option<&Path>) -> Result<ExitCode> {
+/// Scores the posts of `input`; `explain` adds each analysis's explanation (it is on too
+/// when the configuration says `[analyze] explain = true`).
+pub fn run(config: Option<&Path>, input: Option<&Path>, explain: bool) -> Result<ExitCode> {
     let settings = Settings::load(config)?;
-    let analyzer = settings.analyzer()?;
+    let mut analyzer = settings.analyzer()?;
+    if explain {
+        analyzer = analyzer.with_explanation(true);
+    }
     let reader = open_input(input)?;
     let mut out = Stdout::new();
     let mut scratch = Scratch::new();
