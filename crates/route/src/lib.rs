@@ -76,6 +76,7 @@ mod matcher;
 mod output;
 mod router;
 mod rules;
+mod seen;
 mod spike;
 mod state;
 mod tables;

@@ -252,7 +252,9 @@ impl Router {
             self.stats.duplicates += 1;
             return;
         }
-        let authors = self.count(shard, post, now, out);
+        // A post counted towards a spike already (delivered again) is not noted on an
+        // incident again either.
+        let (authors, repeat) = self.count(shard, post, now, out);
         let incident = if self.detector.has_open() {
             self.detector
                 .open_incident(&self.post_wls, &post.analysis.intents)
@@ -279,7 +281,9 @@ impl Router {
         for n in 0..self.steps.len() {
             let step = self.steps[n];
             if let (true, Some((key, _))) = (step.fold_into_incident, &incident) {
-                self.detector.note(*key, true);
+                if !repeat {
+                    self.detector.note(*key, true);
+                }
                 self.stats.folded_into_incidents += 1;
                 continue;
             }
@@ -315,7 +319,7 @@ impl Router {
             let ticket = self
                 .t
                 .build(payload, now, open, conversation.clone(), reasons);
-            if let Some((key, _)) = &incident {
+            if let (false, Some((key, _))) = (repeat, &incident) {
                 self.detector.note(*key, false);
             }
             out.push(RouteOutput::Ticket(Box::new(ticket)));
@@ -393,14 +397,14 @@ impl Router {
     }
 
     /// Interns the post's watchlists and counts it for spike detection; returns the author
-    /// lists bit mask.
+    /// lists bit mask and whether the shard had counted the post already.
     fn count(
         &mut self,
         shard: Shard,
         post: &ScoredPost,
         now: DateTime<Utc>,
         out: &mut Vec<RouteOutput>,
-    ) -> u64 {
+    ) -> (u64, bool) {
         self.post_watch.clear();
         self.post_watch.resize(self.watch_words, 0);
         self.post_wls.clear();
@@ -421,7 +425,7 @@ impl Router {
             0
         };
         let secs = now.timestamp();
-        self.detector.observe(
+        let repeat = self.detector.observe(
             shard,
             post,
             &self.post_wls,
@@ -435,7 +439,7 @@ impl Router {
                 .drain(..)
                 .map(|i| RouteOutput::Incident(Box::new(i))),
         );
-        authors
+        (authors, repeat)
     }
 
     /// Tries the rules in order, filling `steps` and `modifiers`. Returns whether a

@@ -35,6 +35,7 @@ use crate::config::SpikeSettings;
 use crate::counts::{CountKey, SpikeCounts};
 use crate::intern::Interner;
 use crate::router::Shard;
+use crate::seen::{post_key, Seen};
 use crate::state::{OpenRecord, SpikeRecord};
 
 const INTENTS: usize = Intent::ALL.len();
@@ -176,6 +177,8 @@ pub(crate) struct Detector {
     labels: Vec<(Shard, String)>,
     /// Noted when tracking changes.
     changes: Option<Changes>,
+    /// The posts each shard counted in the window: a post delivered again is not recounted.
+    seen: Seen,
     pub opened: u64,
     pub closed: u64,
 }
@@ -206,6 +209,7 @@ impl Detector {
             scratch: Vec::new(),
             labels: Vec::new(),
             changes: None,
+            seen: Seen::default(),
             opened: 0,
             closed: 0,
             s,
@@ -249,6 +253,7 @@ impl Detector {
     /// Starts noting changes, for a changelog.
     pub fn track_changes(&mut self) {
         self.changes.get_or_insert_with(Changes::default);
+        self.seen.track_changes();
     }
 
     fn note_count(&mut self, shard: Shard, idx: usize, start: i64) {
@@ -285,6 +290,7 @@ impl Detector {
                 b.local.retain(|(s, _)| *s != shard);
             }
         }
+        self.seen.drop_shard(shard);
         self.labels.retain(|(s, _)| *s != shard);
         self.refresh_remote(names);
     }
@@ -462,6 +468,7 @@ impl Detector {
                 state.ring.pop_front();
             }
         }
+        self.prune_seen();
     }
 
     fn is_tracked(&mut self, wl: u32, names: &Interner) -> bool {
@@ -504,7 +511,8 @@ impl Detector {
         (self.s.min_count as f64).max(mean + self.s.sensitivity * dev.max(mean.sqrt()).max(1.0))
     }
 
-    /// Counts a post; may open incidents.
+    /// Counts a post; may open incidents. Returns `true` for a post `shard` counted in the
+    /// window already (delivered again), which changes nothing.
     #[allow(clippy::too_many_arguments)]
     pub fn observe(
         &mut self,
@@ -515,11 +523,14 @@ impl Detector {
         now: i64,
         names: &Interner,
         out: &mut Vec<Incident>,
-    ) {
+    ) -> bool {
         if !self.s.enabled || authors & self.ignore_mask != 0 {
-            return;
+            return false;
         }
         let bucket_start = now.div_euclid(self.bucket) * self.bucket;
+        // Hashed only once the post is about to count: most posts never are.
+        let mut key = None;
+        let mut any_counted = false;
         for (&wl, watch) in wls.iter().zip(&post.analysis.watch) {
             if wl == u32::MAX || !self.is_tracked(wl, names) {
                 continue;
@@ -540,6 +551,14 @@ impl Detector {
                 if self.intent_mask & (1 << intent_index(intent)) == 0 {
                     continue;
                 }
+                if key.is_none() {
+                    let k = post_key(&post.post.id);
+                    if self.seen.contains(shard, k) {
+                        self.scratch = term_ids;
+                        return true;
+                    }
+                    key = Some(k);
+                }
                 let samples = self.s.samples;
                 let Some(state) = self.state(wl, intent) else {
                     continue;
@@ -555,6 +574,7 @@ impl Detector {
                 };
                 let count = bucket.of(shard) + 1;
                 bucket.set(shard, count);
+                any_counted = true;
                 let start = bucket.start;
                 for &t in &term_ids {
                     if let Some((_, n)) = bucket.terms.iter_mut().find(|(id, _)| *id == t) {
@@ -596,6 +616,10 @@ impl Detector {
             }
             self.scratch = term_ids;
         }
+        if let (true, Some(key)) = (any_counted, key) {
+            self.seen.insert(shard, bucket_start, key);
+        }
+        false
     }
 
     fn maybe_open(&mut self, idx: usize, now: i64, names: &Interner, out: &mut Vec<Incident>) {
@@ -694,6 +718,25 @@ impl Detector {
         }
         let oldest = current - self.bucket * self.k as i64;
         self.remote.prune_before(to_time(oldest));
+        self.prune_seen();
+    }
+
+    /// Forgets the posts counted in buckets that left the window.
+    fn prune_seen(&mut self) {
+        if let Some(current) = self.current {
+            self.seen.prune(current - self.bucket * (self.k as i64 - 1));
+        }
+    }
+
+    /// Puts back the posts a shard counted, from the changelog: `(bucket start, chunk, ids)`.
+    pub fn restore_seen(&mut self, shard: Shard, chunks: Vec<(i64, u32, Vec<u64>)>) {
+        self.seen.restore(shard, chunks);
+        self.prune_seen();
+    }
+
+    /// The changes of the posts counted since the last call (see [`Seen::take_changes`]).
+    pub fn take_seen(&mut self, out: &mut Vec<(Shard, i64, u32, Option<Vec<u64>>)>) {
+        self.seen.take_changes(out);
     }
 
     fn close_bucket(&mut self, boundary: i64, names: &Interner, out: &mut Vec<Incident>) {

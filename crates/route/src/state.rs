@@ -11,6 +11,7 @@
 //! | `t/<32 hex digits>`: an open ticket, by its folding key | [`TicketRecord`] |
 //! | `["c", watchlist, intent, bucket start]`: a shard's count | `{"v":1,"count":n}` |
 //! | `["s", watchlist, intent]`: what spike detection learned | [`SpikeRecord`] |
+//! | `p/<bucket start>/<chunk>`: posts a shard counted in a bucket | `{"v":1,"ids":[hash, …]}` |
 //!
 //! A tombstone (no value) forgets a key: an expired conversation, a bucket out of the window.
 
@@ -34,6 +35,8 @@ pub struct Restored {
     pub tickets: usize,
     pub counts: usize,
     pub keys: usize,
+    /// Chunks of the post ids counted towards spikes.
+    pub seen: usize,
     /// Records that could not be read (logged by the caller and left out).
     pub skipped: usize,
 }
@@ -51,6 +54,11 @@ pub(crate) enum StateKey {
         watchlist: String,
         intent: Intent,
     },
+    /// A chunk of the post ids a shard counted in the bucket at `start`.
+    Seen {
+        start: i64,
+        chunk: u32,
+    },
 }
 
 impl StateKey {
@@ -65,12 +73,20 @@ impl StateKey {
             StateKey::Spike { watchlist, intent } => {
                 serde_json::to_string(&("s", watchlist, intent)).unwrap_or_default()
             }
+            StateKey::Seen { start, chunk } => format!("p/{start}/{chunk}"),
         }
     }
 
     pub fn decode(key: &str) -> Option<StateKey> {
         if let Some(hex) = key.strip_prefix("t/") {
             return u128::from_str_radix(hex, 16).ok().map(StateKey::Ticket);
+        }
+        if let Some(rest) = key.strip_prefix("p/") {
+            let (start, chunk) = rest.split_once('/')?;
+            return Some(StateKey::Seen {
+                start: start.parse().ok()?,
+                chunk: chunk.parse().ok()?,
+            });
         }
         let value: serde_json::Value = serde_json::from_str(key).ok()?;
         let parts = value.as_array()?;
@@ -125,6 +141,13 @@ pub(crate) struct CountRecord {
     pub count: u64,
 }
 
+/// A chunk of the post ids (hashes) a shard counted in one bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SeenRecord {
+    pub v: u32,
+    pub ids: Vec<u64>,
+}
+
 /// What spike detection learned about one watchlist and intent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpikeRecord {
@@ -173,6 +196,10 @@ mod tests {
                 watchlist: "a\"b/c".into(),
                 intent: Intent::Complaint,
             },
+            StateKey::Seen {
+                start: -60,
+                chunk: 3,
+            },
         ] {
             assert_eq!(
                 StateKey::decode(&key.encode()),
@@ -182,5 +209,6 @@ mod tests {
         }
         assert_eq!(StateKey::decode("garbage"), None);
         assert_eq!(StateKey::decode("t/xyz"), None);
+        assert_eq!(StateKey::decode("p/12"), None);
     }
 }

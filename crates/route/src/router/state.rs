@@ -6,7 +6,9 @@ use super::{Router, Shard};
 use crate::config::RouteConfig;
 use crate::folding::{OpenTicket, TagSet};
 use crate::matcher::{CompiledRule, NONE};
-use crate::state::{CountRecord, Restored, SpikeRecord, StateKey, StateRecord, TicketRecord};
+use crate::state::{
+    CountRecord, Restored, SeenRecord, SpikeRecord, StateKey, StateRecord, TicketRecord,
+};
 use crate::tables::{hex_id, Tables};
 
 impl Router {
@@ -100,6 +102,18 @@ impl Router {
                 value,
             });
         }
+        let mut seen = Vec::new();
+        self.detector.take_seen(&mut seen);
+        for (shard, start, chunk, ids) in seen {
+            if !self.owns(shard) {
+                continue;
+            }
+            out.push(StateRecord {
+                shard,
+                key: StateKey::Seen { start, chunk }.encode(),
+                value: ids.and_then(|ids| serde_json::to_vec(&SeenRecord { v: 1, ids }).ok()),
+            });
+        }
         let shards = self.owned_shards();
         for (wl, intent, record) in keys {
             let key = StateKey::Spike {
@@ -120,7 +134,7 @@ impl Router {
 
     /// Puts back the state of `shard` from its changelog: the latest value of each key (a
     /// compacted topic read to its end). What spike detection learned goes first, then the
-    /// counts, then the open tickets. A record that cannot be read is left out and counted.
+    /// counts and the posts counted, then the open tickets. A record that cannot be read is left out and counted.
     pub fn restore_shard<'a>(
         &mut self,
         shard: Shard,
@@ -130,6 +144,7 @@ impl Router {
         let mut spikes = Vec::new();
         let mut counts = Vec::new();
         let mut tickets = Vec::new();
+        let mut seen = Vec::new();
         for (key, value) in records {
             match StateKey::decode(key) {
                 Some(StateKey::Ticket(key)) => tickets.push((key, value)),
@@ -140,6 +155,12 @@ impl Router {
                 }) => counts.push((watchlist, intent, start, value)),
                 Some(StateKey::Spike { watchlist, intent }) => {
                     spikes.push((watchlist, intent, value))
+                }
+                Some(StateKey::Seen { start, chunk }) => {
+                    match serde_json::from_slice::<SeenRecord>(value) {
+                        Ok(record) => seen.push((start, chunk, record.ids)),
+                        Err(_) => restored.skipped += 1,
+                    }
                 }
                 None => restored.skipped += 1,
             }
@@ -170,6 +191,8 @@ impl Router {
                 _ => restored.skipped += 1,
             }
         }
+        restored.seen = seen.len();
+        self.detector.restore_seen(shard, seen);
         for (key, value) in tickets {
             match serde_json::from_slice::<TicketRecord>(value)
                 .ok()

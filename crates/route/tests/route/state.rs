@@ -227,6 +227,75 @@ fn a_redelivered_post_changes_nothing_after_a_restore() {
     assert_eq!(ticket.post_ids, ["1", "2", "3"]);
 }
 
+/// Outage reports open no ticket here: they are counted towards a spike and go unrouted.
+const NO_OUTAGE_RULE: &str = r#"
+[[queue]]
+id = "care"
+sla = { P1 = "15m", P2 = "1h", P3 = "4h" }
+
+[[rule]]
+id = "complaint"
+intent = "complaint"
+watchlist = "hoshizora"
+queue = "care"
+priority = "P3"
+
+[spike]
+bucket = "5m"
+window = "15m"
+half_life = "6h"
+sensitivity = 4.0
+min_count = 20
+cooldown = "1h"
+intents = ["outage"]
+"#;
+
+#[test]
+fn a_redelivered_unrouted_post_is_not_counted_again_after_a_restore() {
+    let counted = |r: &Router| -> u64 { r.spike_counts().totals().map(|(_, n)| n).sum() };
+    let report = |id: &str| post(id, id, &["hoshizora"], &[Intent::Outage], -0.5);
+    let mut changelog = Changelog::default();
+    let mut r = fresh(NO_OUTAGE_RULE);
+    let t0 = utc(2026, 11, 20, 9, 0);
+    let posts: Vec<ScoredPost> = (0..5).map(|i| report(&format!("o{i}"))).collect();
+    for p in &posts {
+        let out = r.route(p, t0);
+        assert!(matches!(out[..], [RouteOutput::Unrouted(_)]), "{out:?}");
+    }
+    assert_eq!(counted(&r), 5);
+    let mut state = Vec::new();
+    r.take_state(&mut state);
+    changelog.write(std::mem::take(&mut state));
+
+    // The replacement gets the posts since the last commit again, a bucket later (the live
+    // pipeline counts by the wall clock): routed again, counted once.
+    let mut restored = fresh(NO_OUTAGE_RULE);
+    let done = changelog.restore_into(&mut restored, Shard(0));
+    assert_eq!((done.skipped, done.seen), (0, 1), "{done:?}");
+    let later = t0 + Duration::minutes(6);
+    for p in &posts {
+        let out = restored.route(p, later);
+        assert!(matches!(out[..], [RouteOutput::Unrouted(_)]), "{out:?}");
+    }
+    assert_eq!(counted(&restored), 5);
+    restored.route(&report("o5"), later);
+    assert_eq!(counted(&restored), 6, "a new post counts");
+    restored.take_state(&mut state);
+    changelog.write(std::mem::take(&mut state));
+
+    // Once a bucket leaves the spike window its record leaves the changelog.
+    restored.tick(t0 + Duration::minutes(16));
+    restored.take_state(&mut state);
+    changelog.write(std::mem::take(&mut state));
+    let seen: Vec<&str> = changelog
+        .0
+        .keys()
+        .filter(|(_, k)| k.starts_with("p/"))
+        .map(|(_, k)| k.as_str())
+        .collect();
+    assert_eq!(seen, [format!("p/{}/0", later.timestamp() / 300 * 300)]);
+}
+
 #[test]
 fn expired_conversations_leave_tombstones_and_dropped_shards_leave_nothing() {
     let mut r = fresh(CONFIG);
