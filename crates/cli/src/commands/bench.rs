@@ -336,6 +336,13 @@ fn measure(
             );
             std::thread::sleep(Duration::from_millis(10));
         }
+        if let Some(watcher) = &watcher {
+            wait_for_assignment(
+                watcher,
+                &watched_refs,
+                Instant::now() + Duration::from_secs(60),
+            )?;
+        }
         let started = Instant::now();
         let mut phase_latencies = Vec::new();
         if phase == "latency" {
@@ -457,6 +464,43 @@ fn sample_posts(settings: &Settings, copies: usize) -> Result<Vec<Vec<u8>>> {
         }
     }
     Ok(posts)
+}
+
+/// Waits until the output reader holds every watched topic. It reads from the beginning, so
+/// nothing published before is missed; but on a loaded machine its group join can outlast a
+/// short run, which left the latency figures empty.
+fn wait_for_assignment(
+    watcher: &rdkafka::consumer::BaseConsumer,
+    topics: &[&str],
+    by: Instant,
+) -> Result<()> {
+    use rdkafka::consumer::Consumer;
+    loop {
+        let assigned = watcher
+            .assignment()
+            .context("reading the output reader's assignment")?;
+        let elements = assigned.elements();
+        if topics
+            .iter()
+            .all(|t| elements.iter().any(|e| e.topic() == *t))
+        {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < by,
+            "the output reader was not assigned {topics:?} within 60 s"
+        );
+        // Polling is what lets the consumer join its group; nothing has been published yet.
+        if let Some(Err(e)) = watcher.poll(Duration::from_millis(20)) {
+            let unknown = matches!(
+                e,
+                rdkafka::error::KafkaError::MessageConsumption(
+                    rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition
+                )
+            );
+            anyhow::ensure!(unknown, "reading outputs: {e}");
+        }
+    }
 }
 
 fn drain(watcher: &rdkafka::consumer::BaseConsumer, latencies: &mut Vec<f64>) -> Result<()> {
