@@ -148,6 +148,29 @@ fn alert_rules_pass_promtool_and_every_alert_has_a_test_and_a_runbook() {
 
 // ---------------------------------------------------- Prometheus, dashboard, live pipeline
 
+/// The names of the metrics `earshot ingest serve` and `earshot ingest stream` export.
+fn ingest_metric_names() -> BTreeSet<String> {
+    use ::prometheus::core::Collector;
+    let m = earshot_ingest::IngestMetrics::register(&::prometheus::Registry::new()).unwrap();
+    let collectors: [&dyn Collector; 10] = [
+        &m.requests,
+        &m.posts_published,
+        &m.dead_letters,
+        &m.skipped,
+        &m.signature_failures,
+        &m.duplicates,
+        &m.reconnects,
+        &m.lag,
+        &m.ack_latency,
+        &m.cursor,
+    ];
+    collectors
+        .iter()
+        .flat_map(|c| c.desc())
+        .map(|d| d.fq_name.clone())
+        .collect()
+}
+
 /// Waits until `/readyz` on `port` answers 200, the process still running.
 pub fn wait_ready(process: &mut Proc, port: u16, path: &str) {
     let started = Instant::now();
@@ -274,8 +297,11 @@ fn prometheus_scrapes_earshot_run_and_every_panel_and_alert_query_works() {
             problems.push(format!("rule {name}: {expr}: {e}"));
         }
     }
-    // Every metric the rules and the dashboard name is one Earshot exports.
-    let exported = prometheus.metric_names();
+    // Every metric the rules and the dashboard name is one Earshot exports: `earshot run`
+    // here, the ingest server's own metrics from the ingest crate (`earshot run` has no
+    // webhook server or stream client, so this scrape cannot show them).
+    let mut exported = prometheus.metric_names();
+    exported.extend(ingest_metric_names());
     for name in &used_names {
         let base = ["_bucket", "_sum", "_count"]
             .iter()
