@@ -53,15 +53,39 @@ use rdkafka::config::ClientConfig;
 use rdkafka::mocking::MockCoordinator;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
+use earshot::settings::Shape;
 use expect::{assert_same_multiset, assert_same_set, ticket_ids, ticket_revisions, unrouted_posts};
 use harness::{example_lines, in_flight, received, stop, wait_for, Fixture, Stage};
 use scenario::*;
 
+/// Runs a test in both shapes of the pipeline: `NAME::split` through the analyze and route
+/// stages and the scored topic, `NAME::fused` through the fused stage.
+macro_rules! in_both_shapes {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn split() {
+                super::$name(earshot::settings::Shape::Split);
+            }
+            #[test]
+            fn fused() {
+                super::$name(earshot::settings::Shape::Fused);
+            }
+        }
+    )*};
+}
+
+in_both_shapes!(
+    full_run_every_post_accounted_for,
+    garbage_on_the_raw_topic_goes_to_the_dlq,
+    produce_and_fetch_and_commit_errors_lose_nothing,
+    exactly_once_has_no_duplicates_under_read_committed,
+);
+
 /// The whole sample and the bad lines through ingest, analyze and route: every valid post is
 /// dropped by analyze or routed, route makes exactly the offline outputs, and ingest
 /// dead-letters exactly the 8 invalid lines.
-#[test]
-fn full_run_every_post_accounted_for() {
+fn full_run_every_post_accounted_for(shape: Shape) {
     let fx = Fixture::start(1, 1);
     let bad = example_lines("bad_posts.jsonl");
     let invalid: Vec<(&[u8], &str)> = bad
@@ -73,11 +97,11 @@ fn full_run_every_post_accounted_for() {
     let expected = fx.expect(&lines);
     assert_eq!(expected.posts, 2797 + bad.len() - 8);
 
-    let stages = [fx.spawn_analyze(), fx.spawn_route()];
+    let stages = fx.spawn_pipeline(shape);
     let mut out = fx.collector(&output_topics(&fx));
     assert_eq!(fx.publish(&lines), (expected.posts, 8), "(valid, invalid)");
     wait_until_routed(&fx, &stages, &mut out, &expected);
-    stop(&fx.shutdown, stages.into());
+    stop(&fx.shutdown, stages);
 
     // Every valid post was either dropped by analyze or reached route.
     let m = &fx.metrics;
@@ -85,9 +109,11 @@ fn full_run_every_post_accounted_for() {
         .posts_discarded
         .with_label_values(&["analyze", "no_watchlist"])
         .get() as usize;
-    assert_eq!(received(m, "analyze") as usize, expected.posts);
+    assert_eq!(received(m, shape.input_stage()) as usize, expected.posts);
     assert_eq!(dropped, expected.discarded, "posts matching no watchlist");
-    assert_eq!(received(m, "route") as usize, expected.relevant.len());
+    if shape == Shape::Split {
+        assert_eq!(received(m, "route") as usize, expected.relevant.len());
+    }
     assert_eq!(dropped + expected.relevant.len(), expected.posts);
 
     // Route made exactly what the offline run made: the same tickets (ids, revisions and the
@@ -140,8 +166,7 @@ fn full_run_every_post_accounted_for() {
 /// Records ingest would have refused, written straight to the raw topic between good posts:
 /// analyze dead-letters each with its code and where it came from, and the good posts still
 /// make exactly their tickets.
-#[test]
-fn garbage_on_the_raw_topic_goes_to_the_dlq() {
+fn garbage_on_the_raw_topic_goes_to_the_dlq(shape: Shape) {
     let fx = Fixture::start(1, 1);
     let good = example_lines("posts.jsonl")[..800].to_vec();
     let expected = fx.expect(&good);
@@ -181,7 +206,7 @@ fn garbage_on_the_raw_topic_goes_to_the_dlq() {
         ("g-tombstone", None, "empty_record"),
     ];
 
-    let stages = [fx.spawn_analyze(), fx.spawn_route()];
+    let stages = fx.spawn_pipeline(shape);
     let raw = fx.topics().raw.clone();
     let mut topics = output_topics(&fx);
     topics.push(raw.clone());
@@ -202,7 +227,7 @@ fn garbage_on_the_raw_topic_goes_to_the_dlq() {
     });
     assert_eq!(published, expected.posts);
     wait_until_routed(&fx, &stages, &mut out, &expected);
-    stop(&fx.shutdown, stages.into());
+    stop(&fx.shutdown, stages);
 
     // Every piece of garbage is in the DLQ once, as it was, pointing at where it was.
     let raw_records: BTreeMap<&str, &harness::Record> = out
@@ -220,7 +245,7 @@ fn garbage_on_the_raw_topic_goes_to_the_dlq() {
         assert_eq!(dead.len(), 1, "{key}: {dead:#?}");
         let dead = dead[0];
         let headers = |name| dead.header(name).unwrap_or_default();
-        assert_eq!(headers(DLQ_STAGE_HEADER), "analyze", "{key}");
+        assert_eq!(headers(DLQ_STAGE_HEADER), shape.input_stage(), "{key}");
         assert_eq!(headers(DLQ_ERROR_CODE_HEADER), *code, "{key}");
         assert!(!headers(DLQ_REASON_HEADER).is_empty(), "{key}");
         assert_eq!(headers(DLQ_TOPIC_HEADER), raw, "{key}");
@@ -246,7 +271,7 @@ fn garbage_on_the_raw_topic_goes_to_the_dlq() {
         .map(|code| {
             fx.metrics
                 .dead_letters
-                .with_label_values(&["analyze", code])
+                .with_label_values(&[shape.input_stage(), code])
                 .get()
         })
         .sum();
@@ -263,19 +288,18 @@ fn garbage_on_the_raw_topic_goes_to_the_dlq() {
 
 /// Transient Produce, Fetch and OffsetCommit errors during the run: the same tickets as
 /// without faults (a repeat only with the same ticket id, revision and post).
-#[test]
-fn produce_and_fetch_and_commit_errors_lose_nothing() {
+fn produce_and_fetch_and_commit_errors_lose_nothing(shape: Shape) {
     let fx = Fixture::start_with(1, 1, long_sessions);
     let lines = example_lines("posts.jsonl");
     let expected = fx.expect(&lines);
-    let stages = [fx.spawn_analyze(), fx.spawn_route()];
+    let stages = fx.spawn_pipeline(shape);
     wait_ready(&stages.iter().collect::<Vec<_>>());
     let published = publish_with_faults(&fx, &lines);
     assert_eq!(published, expected.posts);
     // The collector starts only now, so that the injected errors go to the stages.
     let mut out = fx.collector(&output_topics(&fx));
     wait_until_routed(&fx, &stages, &mut out, &expected);
-    stop(&fx.shutdown, stages.into());
+    stop(&fx.shutdown, stages);
 
     assert_routed_like(&expected, &route_outputs(&fx, &out), &fx.metrics);
     assert_eq!(out.on(&fx.topics().dlq).count(), 0, "nothing dead-lettered");
@@ -518,21 +542,22 @@ fn readiness_follows_the_assignment_and_the_broker() {
 
 /// Exactly-once delivery with transient faults: each relevant post is scored once and route
 /// makes the offline outputs with no repeat at all.
-#[test]
-fn exactly_once_has_no_duplicates_under_read_committed() {
+fn exactly_once_has_no_duplicates_under_read_committed(shape: Shape) {
     // librdkafka's mock cluster acknowledges transactions without their semantics: it never
     // stores offsets sent with `send_offsets_to_transaction` (TxnOffsetCommit), returns no
     // aborted transactions and a last stable offset equal to the high watermark. A rebalance
     // or restart therefore replays a partition from the start, and aborted records are
     // visible. Faults that need neither still exercise the transactional path: produce
-    // errors inside transactions, fetch errors, many transactions per run.
+    // errors inside transactions, fetch errors, many transactions per run. The fused stage
+    // taps the scored topic here, so that its scored records are checked the same way.
     let fx = Fixture::start_with(1, 1, |s| {
         s.kafka.delivery = DeliveryMode::ExactlyOnce;
         s.kafka.transaction_messages = 100;
+        s.pipeline.tap_scored = true;
     });
     let lines = example_lines("posts.jsonl");
     let expected = fx.expect(&lines);
-    let stages = [fx.spawn_analyze(), fx.spawn_route()];
+    let stages = fx.spawn_pipeline(shape);
     wait_ready(&stages.iter().collect::<Vec<_>>());
     let published = publish_with_faults(&fx, &lines);
     assert_eq!(published, expected.posts);
@@ -541,7 +566,7 @@ fn exactly_once_has_no_duplicates_under_read_committed() {
     topics.push(scored.clone());
     let mut out = fx.collector(&topics);
     wait_until_routed(&fx, &stages, &mut out, &expected);
-    stop(&fx.shutdown, stages.into());
+    stop(&fx.shutdown, stages);
 
     let mut relevant = expected.relevant.clone();
     relevant.sort();
@@ -552,10 +577,14 @@ fn exactly_once_has_no_duplicates_under_read_committed() {
         &relevant,
         &scored_ids,
     );
+    let (stage, read) = match shape {
+        Shape::Split => ("route", relevant.len()),
+        Shape::Fused => ("process", expected.posts),
+    };
     assert_eq!(
-        received(&fx.metrics, "route") as usize,
-        relevant.len(),
-        "route read each scored post once"
+        received(&fx.metrics, stage) as usize,
+        read,
+        "{stage} read each post once"
     );
     // No repeats at all: the same records as offline, each once.
     assert_same_multiset("route outputs", &expected.routed, &route_outputs(&fx, &out));

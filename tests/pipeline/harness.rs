@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use earshot::daemon::{spawn_analyze, spawn_route, RunningStage};
+use earshot::daemon::{spawn_analyze, spawn_pipeline, spawn_route, RunningStage};
 use earshot::reload::Updates;
-use earshot::settings::{RouteClock, Settings};
+use earshot::settings::{RouteClock, Settings, Shape};
 use earshot::stages::analyze::AnalyzeProcessor;
 use earshot::stages::ingest::Publisher;
 use earshot_analyze::Analyzer;
@@ -185,6 +185,27 @@ impl Fixture {
             &self.shutdown,
             updates,
         ))
+    }
+
+    /// Analyze and route in `shape` (the fused stage, or the analyze and route stages), on
+    /// the event clock, as `earshot demo` starts them.
+    pub fn spawn_pipeline(&self, shape: Shape) -> Vec<Stage> {
+        let mut pipeline = self.settings.pipeline;
+        pipeline.shape = shape;
+        spawn_pipeline(
+            &self.settings.kafka,
+            self.settings.limits,
+            self.analyzer.clone(),
+            self.router(),
+            pipeline,
+            RouteClock::Event,
+            &self.metrics,
+            &self.shutdown,
+            &|| None,
+        )
+        .into_iter()
+        .map(Stage::Daemon)
+        .collect()
     }
 
     /// The route stage on the event clock (each post's `created_at`), as `earshot demo`

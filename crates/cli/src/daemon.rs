@@ -23,8 +23,9 @@ use tracing::{info, warn};
 use crate::reload::swap::{InForce, Reconfigure, Reloading};
 use crate::reload::watch::Trigger;
 use crate::reload::Updates;
-use crate::settings::{LogFormat, LogSettings};
+use crate::settings::{LogFormat, LogSettings, Shape};
 use crate::stages::analyze::AnalyzeProcessor;
+use crate::stages::process::ProcessProcessor;
 use crate::stages::route::RouteProcessor;
 
 /// Sets up `tracing`: human or JSON lines on stderr (coloured only on a terminal without
@@ -101,19 +102,7 @@ pub fn spawn_route(
     updates: Option<Updates>,
 ) -> RunningStage {
     let spec = kafka.route_stage(Some(instance_id()));
-    let mut processor = RouteProcessor::new(router, kafka.topics.clone(), metrics.clone())
-        .with_clock(clock)
-        .with_limits(limits);
-    match signals_consumer(kafka) {
-        Ok((replica, consumer)) => processor = processor.with_signals(replica, consumer),
-        Err(e) => warn!(error = %e, "Spike counts will not be exchanged with other route replicas"),
-    }
-    match changelog_reader(kafka) {
-        Ok(reader) => {
-            processor = processor.with_changelog(kafka.topics.changelog.clone(), reader);
-        }
-        Err(e) => warn!(error = %format!("{e:#}"), "Route state will not be kept in Kafka"),
-    }
+    let processor = route_processor(kafka, &spec.group_id, limits, router, clock, metrics);
     spawn_following(
         spec,
         kafka.clone(),
@@ -122,6 +111,99 @@ pub fn spawn_route(
         shutdown.clone(),
         updates,
     )
+}
+
+/// What the fused stage needs beyond the analyze and route stages' parts.
+#[derive(Debug, Clone, Copy)]
+pub struct Fused {
+    pub clock: crate::settings::RouteClock,
+    /// Also write scored posts to the scored topic.
+    pub tap_scored: bool,
+}
+
+/// The fused stage: analyze → route in one consumer of the raw topic.
+#[allow(clippy::too_many_arguments)]
+pub fn spawn_process(
+    kafka: &KafkaConfig,
+    limits: earshot_model::PostLimits,
+    analyzer: Arc<Analyzer>,
+    router: earshot_route::Router,
+    fused: Fused,
+    metrics: &Metrics,
+    shutdown: &Shutdown,
+    updates: Option<Updates>,
+) -> RunningStage {
+    let spec = kafka.process_stage(Some(instance_id()));
+    let analyze = AnalyzeProcessor::new(analyzer, kafka.topics.scored.clone(), metrics)
+        .with_limits(limits, kafka.max_message_bytes);
+    let route = route_processor(kafka, &spec.group_id, limits, router, fused.clock, metrics)
+        .reading(kafka.topics.raw.clone());
+    spawn_following(
+        spec,
+        kafka.clone(),
+        ProcessProcessor::new(analyze, route, fused.tap_scored),
+        metrics.clone(),
+        shutdown.clone(),
+        updates,
+    )
+}
+
+/// Analyze and route in one process, in the configured shape: the fused stage, or the
+/// analyze and route stages through the scored topic. `updates` gives each stage its
+/// subscription to reloads, when they are followed.
+#[allow(clippy::too_many_arguments)]
+pub fn spawn_pipeline(
+    kafka: &KafkaConfig,
+    limits: earshot_model::PostLimits,
+    analyzer: Arc<Analyzer>,
+    router: earshot_route::Router,
+    shape: crate::settings::PipelineSettings,
+    clock: crate::settings::RouteClock,
+    metrics: &Metrics,
+    shutdown: &Shutdown,
+    updates: &dyn Fn() -> Option<Updates>,
+) -> Vec<RunningStage> {
+    match shape.shape {
+        Shape::Fused => {
+            let fused = Fused {
+                clock,
+                tap_scored: shape.tap_scored,
+            };
+            vec![spawn_process(
+                kafka, limits, analyzer, router, fused, metrics, shutdown, updates(),
+            )]
+        }
+        Shape::Split => vec![
+            spawn_analyze(kafka, limits, analyzer, metrics, shutdown, updates()),
+            spawn_route(kafka, limits, router, clock, metrics, shutdown, updates()),
+        ],
+    }
+}
+
+/// Route's processor for a stage of consumer group `group`, exchanging spike counts with the
+/// other replicas and keeping its state in the changelog when the broker allows.
+fn route_processor(
+    kafka: &KafkaConfig,
+    group: &str,
+    limits: earshot_model::PostLimits,
+    router: earshot_route::Router,
+    clock: crate::settings::RouteClock,
+    metrics: &Metrics,
+) -> RouteProcessor {
+    let mut processor = RouteProcessor::new(router, kafka.topics.clone(), metrics.clone())
+        .with_clock(clock)
+        .with_limits(limits);
+    match signals_consumer(kafka, group) {
+        Ok((replica, consumer)) => processor = processor.with_signals(replica, consumer),
+        Err(e) => warn!(error = %e, "Spike counts will not be exchanged with other route replicas"),
+    }
+    match changelog_reader(kafka, group) {
+        Ok(reader) => processor.with_changelog(kafka.topics.changelog.clone(), reader),
+        Err(e) => {
+            warn!(error = %format!("{e:#}"), "Route state will not be kept in Kafka");
+            processor
+        }
+    }
 }
 
 /// Spawns the stage; with `updates`, its processor swaps each reloaded set in between two
@@ -170,7 +252,10 @@ fn spawn<P: earshot_kafka::Processor + 'static>(
 
 /// A consumer of the signals topic for this replica: a group of its own (every replica reads
 /// every replica's counts), from the earliest record (merging is idempotent).
-fn signals_consumer(kafka: &KafkaConfig) -> Result<(String, rdkafka::consumer::BaseConsumer)> {
+fn signals_consumer(
+    kafka: &KafkaConfig,
+    group: &str,
+) -> Result<(String, rdkafka::consumer::BaseConsumer)> {
     use rdkafka::consumer::Consumer;
     static REPLICAS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let replica = format!(
@@ -183,7 +268,7 @@ fn signals_consumer(kafka: &KafkaConfig) -> Result<(String, rdkafka::consumer::B
     config
         .set(
             "group.id",
-            format!("{}-signals-{replica}", kafka.groups.route),
+            format!("{group}-signals-{replica}"),
         )
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest");
@@ -199,10 +284,11 @@ fn signals_consumer(kafka: &KafkaConfig) -> Result<(String, rdkafka::consumer::B
 /// committed records only, telling when it reached the end; it belongs to no group.
 pub(crate) fn changelog_reader(
     kafka: &KafkaConfig,
+    group: &str,
 ) -> Result<crate::stages::route::ChangelogReader> {
     let mut config = earshot_kafka::client_config(kafka, &earshot_kafka::ClientRole::Consumer);
     config
-        .set("group.id", format!("{}-changelog", kafka.groups.route))
+        .set("group.id", format!("{group}-changelog"))
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true")

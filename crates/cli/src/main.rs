@@ -126,7 +126,15 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
-    /// Run every stage in one process (still through Kafka).
+    /// Run the fused stage: raw posts → analyze → route → tickets, incidents, unrouted, in
+    /// one consumer (no hop through the scored topic; `[pipeline] tap_scored` still writes
+    /// it).
+    Process {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Run the whole pipeline in one process (still through Kafka), fused or split as
+    /// `[pipeline] shape` says.
     Run {
         #[arg(long, short)]
         config: Option<PathBuf>,
@@ -261,27 +269,18 @@ fn main() -> ExitCode {
             inputs,
         } => commands::ingest::run(config.as_deref(), &inputs, false),
         Command::Replay { config, file } => commands::ingest::run(config.as_deref(), &[file], true),
-        Command::Analyze { config } => commands::pipeline::run(
-            config.as_deref(),
-            commands::pipeline::Stages {
-                analyze: true,
-                route: false,
-            },
-        ),
-        Command::Route { config } => commands::pipeline::run(
-            config.as_deref(),
-            commands::pipeline::Stages {
-                analyze: false,
-                route: true,
-            },
-        ),
-        Command::Run { config } => commands::pipeline::run(
-            config.as_deref(),
-            commands::pipeline::Stages {
-                analyze: true,
-                route: true,
-            },
-        ),
+        Command::Analyze { config } => {
+            commands::pipeline::run(config.as_deref(), commands::pipeline::Stages::Analyze)
+        }
+        Command::Route { config } => {
+            commands::pipeline::run(config.as_deref(), commands::pipeline::Stages::Route)
+        }
+        Command::Process { config } => {
+            commands::pipeline::run(config.as_deref(), commands::pipeline::Stages::Process)
+        }
+        Command::Run { config } => {
+            commands::pipeline::run(config.as_deref(), commands::pipeline::Stages::Run)
+        }
         Command::Tail {
             config,
             raw,

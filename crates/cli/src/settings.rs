@@ -21,6 +21,8 @@ use crate::config_set::{ConfigSet, Need};
 pub struct Settings {
     pub analyze: AnalyzeSettings,
     pub route: RouteSettings,
+    /// How `earshot run` and `earshot demo` chain analyze and route.
+    pub pipeline: PipelineSettings,
     pub kafka: earshot_pipeline::KafkaConfig,
     /// Webhook server and stream clients (`earshot ingest serve`, `earshot ingest stream`).
     pub ingest: earshot_ingest::IngestSettings,
@@ -114,6 +116,57 @@ pub struct RouteSettings {
 }
 
 pub use earshot_pipeline::RouteClock;
+
+/// The `[pipeline]` section: the shape of the pipeline in one process.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineSettings {
+    /// `fused` (the default): `earshot run` runs analyze → route in one consumer of the raw
+    /// topic, as `earshot process` does. `split`: it runs the analyze and route stages,
+    /// through the scored topic, as `earshot analyze` and `earshot route` do.
+    pub shape: Shape,
+    /// The fused stage also writes every scored post to the scored topic, for other
+    /// consumers of it (`earshot process`, and `earshot run` when fused).
+    pub tap_scored: bool,
+}
+
+/// How analyze and route are chained.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Shape {
+    /// One consumer of the raw topic runs both (one hop through Kafka).
+    #[default]
+    Fused,
+    /// Two stages, through the scored topic (two hops; each scales apart).
+    Split,
+}
+
+impl Shape {
+    /// The shape of stages started by [`crate::daemon::spawn_pipeline`].
+    pub fn of(stages: &[crate::daemon::RunningStage]) -> Shape {
+        if stages.iter().any(|s| s.name == "process") {
+            Shape::Fused
+        } else {
+            Shape::Split
+        }
+    }
+
+    /// The stage that reads raw posts (its name in metrics).
+    pub fn input_stage(self) -> &'static str {
+        match self {
+            Shape::Fused => "process",
+            Shape::Split => "analyze",
+        }
+    }
+
+    /// The stage that writes tickets, incidents and unrouted posts.
+    pub fn output_stage(self) -> &'static str {
+        match self {
+            Shape::Fused => "process",
+            Shape::Split => "route",
+        }
+    }
+}
 
 /// The admin HTTP server: `/metrics`, `/livez`, `/readyz`.
 #[derive(Debug, Deserialize)]

@@ -2,4 +2,5 @@
 
 pub mod analyze;
 pub mod ingest;
+pub mod process;
 pub mod route;

@@ -109,7 +109,11 @@ const KAFKA: &[(&str, Kind)] = &[
     ("topics", Kind::Table(TOPICS)),
     (
         "groups",
-        Kind::Table(&[("analyze", Kind::Str), ("route", Kind::Str)]),
+        Kind::Table(&[
+            ("analyze", Kind::Str),
+            ("route", Kind::Str),
+            ("process", Kind::Str),
+        ]),
     ),
     ("partitions", Kind::Int(1, 100_000)),
     ("replication_factor", Kind::Int(1, 100)),
@@ -223,6 +227,13 @@ const SCHEMA: &[(&str, Kind)] = &[
         Kind::Table(&[
             ("files", Kind::StrList),
             ("clock", Kind::Choice(&["wall", "event"])),
+        ]),
+    ),
+    (
+        "pipeline",
+        Kind::Table(&[
+            ("shape", Kind::Choice(&["fused", "split"])),
+            ("tap_scored", Kind::Bool),
         ]),
     ),
     ("kafka", Kind::Table(KAFKA)),

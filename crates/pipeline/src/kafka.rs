@@ -43,6 +43,18 @@ impl KafkaConfig {
         }
     }
 
+    /// The fused stage (analyze → route in one consumer): raw posts in, as group
+    /// `groups.process`.
+    pub fn process_stage(&self, instance_id: Option<String>) -> StageSpec {
+        StageSpec {
+            name: "process",
+            input_topic: self.topics.raw.clone(),
+            group_id: self.groups.process.clone(),
+            instance_id,
+            dlq_topic: self.topics.dlq.clone(),
+        }
+    }
+
     /// The route stage: scored posts in, as group `groups.route`.
     pub fn route_stage(&self, instance_id: Option<String>) -> StageSpec {
         StageSpec {
@@ -122,6 +134,8 @@ impl Topics {
 pub struct Groups {
     pub analyze: String,
     pub route: String,
+    /// The fused stage's (`earshot process`, `earshot run`).
+    pub process: String,
 }
 
 impl Default for Groups {
@@ -129,6 +143,7 @@ impl Default for Groups {
         Groups {
             analyze: "earshot-analyze".into(),
             route: "earshot-route".into(),
+            process: "earshot-process".into(),
         }
     }
 }

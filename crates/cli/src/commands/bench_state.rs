@@ -227,7 +227,7 @@ fn restore_from_kafka(
         .flush(Duration::from_secs(600))
         .context("flushing the changelog")?;
 
-    let reader = crate::daemon::changelog_reader(kafka)?;
+    let reader = crate::daemon::changelog_reader(kafka, &kafka.groups.route)?;
     let mut processor = RouteProcessor::new(
         Router::new(config.clone()),
         kafka.topics.clone(),

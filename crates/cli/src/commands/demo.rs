@@ -21,7 +21,8 @@ use rdkafka::message::Message;
 use serde::Serialize;
 
 use crate::commands::tail::{render, tail_consumer};
-use crate::daemon::{init_logging, spawn_analyze, spawn_route};
+use crate::daemon::{init_logging, spawn_pipeline, RunningStage};
+use crate::settings::Shape;
 use crate::lines::{Line, Lines};
 use crate::output;
 use crate::settings::Settings;
@@ -74,23 +75,18 @@ pub fn run(config: Option<&Path>, inputs: &[PathBuf], json: bool, quiet: bool) -
     let metrics = Metrics::register(&registry)?;
     let shutdown = Shutdown::new();
     output::stop_when_stderr_closes(&shutdown);
-    let analyze = spawn_analyze(
+    let stages = spawn_pipeline(
         &settings.kafka,
         settings.limits,
         analyzer.clone(),
-        &metrics,
-        &shutdown,
-        None,
-    );
-    let route = spawn_route(
-        &settings.kafka,
-        settings.limits,
         router,
+        settings.pipeline,
         crate::settings::RouteClock::Event,
         &metrics,
         &shutdown,
-        None,
+        &|| None,
     );
+    let shape = Shape::of(&stages);
 
     let topics = &settings.kafka.topics;
     let ticket_topics: Vec<String> = queues.iter().map(|q| topics.tickets(q)).collect();
@@ -153,19 +149,28 @@ pub fn run(config: Option<&Path>, inputs: &[PathBuf], json: bool, quiet: bool) -
                 )?;
             }
         }
-        let analyzed = metrics.posts_received.with_label_values(&["analyze"]).get();
-        let scored = metrics
-            .records_produced
-            .with_label_values(&["analyze", &topics.scored])
+        let analyzed = metrics
+            .posts_received
+            .with_label_values(&[shape.input_stage()])
             .get();
-        let routed = metrics.posts_received.with_label_values(&["route"]).get();
-        let watched_records = produced_to(&registry, "route", &watched);
-        let idle = metrics.in_flight.with_label_values(&["analyze"]).get() == 0
-            && metrics.in_flight.with_label_values(&["route"]).get() == 0;
+        let watched_records = produced_to(&registry, shape.output_stage(), &watched);
+        let idle = stages
+            .iter()
+            .all(|s| metrics.in_flight.with_label_values(&[s.name]).get() == 0);
+        let (scored, routed) = match shape {
+            Shape::Fused => (analyzed, analyzed),
+            Shape::Split => (
+                metrics
+                    .records_produced
+                    .with_label_values(&["analyze", &topics.scored])
+                    .get(),
+                metrics.posts_received.with_label_values(&["route"]).get(),
+            ),
+        };
         if analyzed >= published && routed >= scored && idle && seen_records >= watched_records {
             break;
         }
-        if analyze.is_finished() || route.is_finished() {
+        if stages.iter().any(RunningStage::is_finished) {
             break;
         }
         if Instant::now() > deadline {
@@ -174,12 +179,13 @@ pub fn run(config: Option<&Path>, inputs: &[PathBuf], json: bool, quiet: bool) -
         }
     }
     shutdown.trigger();
-    let analyze_report = analyze.join();
-    let route_report = route.join();
-    let (analyze_report, route_report) = match (analyze_report, route_report) {
-        (Ok(a), Ok(r)) => (a, r),
-        (Err(e), _) | (_, Err(e)) => bail!("a stage failed: {e}"),
-    };
+    let mut stage_dead_letters = 0;
+    for stage in stages {
+        stage_dead_letters += stage
+            .join()
+            .map_err(|e| anyhow::anyhow!("a stage failed: {e}"))?
+            .dead_letters;
+    }
     let summary = DemoSummary {
         posts: published,
         tickets: tickets.len(),
@@ -192,7 +198,7 @@ pub fn run(config: Option<&Path>, inputs: &[PathBuf], json: bool, quiet: bool) -
             .posts_discarded
             .with_label_values(&["route", "unrouted"])
             .get(),
-        dlq: ingest_dlq + analyze_report.dead_letters + route_report.dead_letters,
+        dlq: ingest_dlq + stage_dead_letters,
         seconds: (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
     };
     watcher.unsubscribe();

@@ -1,5 +1,7 @@
-//! `earshot analyze`, `earshot route`, `earshot run`: the pipeline stages as a daemon. Each
-//! stage is a consumer group; run more replicas of the same command to scale it.
+//! `earshot analyze`, `earshot route`, `earshot process`, `earshot run`: the pipeline stages
+//! as a daemon. Each stage is a consumer group; run more replicas of the same command to
+//! scale it. `process` is analyze → route fused in one consumer of the raw topic; `run` is
+//! the pipeline in one process, fused or split as `[pipeline] shape` says.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -15,36 +17,39 @@ use earshot_route::Router;
 
 use crate::config_set::{ConfigSet, Need};
 use crate::daemon::{
-    init_logging, serve_admin, spawn_analyze, spawn_route, watch_hangups, watch_signals,
-    RunningStage,
+    init_logging, serve_admin, spawn_analyze, spawn_pipeline, spawn_route, watch_hangups,
+    watch_signals, RunningStage,
 };
 use crate::reload::watch::Watching;
 use crate::reload::{ReloadMetrics, Reloader};
-use crate::settings::{render_warnings, Settings};
+use crate::settings::{render_warnings, Settings, Shape};
 
 /// Which stages this process runs.
-#[derive(Debug, Clone, Copy)]
-pub struct Stages {
-    pub analyze: bool,
-    pub route: bool,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stages {
+    /// `earshot analyze`.
+    Analyze,
+    /// `earshot route`.
+    Route,
+    /// `earshot process`: the fused stage.
+    Process,
+    /// `earshot run`: analyze and route in the shape `[pipeline] shape` says.
+    Run,
 }
 
 pub fn run(config: Option<&Path>, stages: Stages) -> Result<ExitCode> {
     let settings = Settings::load(config)?;
     init_logging(&settings.log);
-    let need = if stages.route {
-        Need::Router
-    } else {
+    let need = if stages == Stages::Analyze {
         Need::Analyzer
+    } else {
+        Need::Router
     };
     let set = ConfigSet::load(&settings, need)?;
     if !set.warnings.is_empty() {
         crate::output::note(format_args!("{}", render_warnings(&set.warnings)))?;
     }
-    let router = match (&set.route, stages.route) {
-        (Some(config), true) => Some(Router::new(config.clone())),
-        _ => None,
-    };
+    let router = set.route.as_ref().map(|config| Router::new(config.clone()));
     crate::topics::ensure(&settings)?;
     let registry = Registry::new();
     let metrics = Metrics::register(&registry).context("registering metrics")?;
@@ -57,28 +62,44 @@ pub fn run(config: Option<&Path>, stages: Stages) -> Result<ExitCode> {
 
     let analyzer = set.analyzer.clone();
     let reloader = Reloader::new(config, need, set, reloads);
-    let mut running: Vec<RunningStage> = Vec::new();
-    if stages.analyze {
-        running.push(spawn_analyze(
+    let subscribe = || Some(reloader.subscribe());
+    let running: Vec<RunningStage> = match (stages, router) {
+        (Stages::Analyze, _) => vec![spawn_analyze(
             &settings.kafka,
             settings.limits,
             analyzer,
             &metrics,
             &shutdown,
-            Some(reloader.subscribe()),
-        ));
-    }
-    if let Some(router) = router {
-        running.push(spawn_route(
+            subscribe(),
+        )],
+        (Stages::Route, Some(router)) => vec![spawn_route(
             &settings.kafka,
             settings.limits,
             router,
             settings.route.clock,
             &metrics,
             &shutdown,
-            Some(reloader.subscribe()),
-        ));
-    }
+            subscribe(),
+        )],
+        (Stages::Process | Stages::Run, Some(router)) => {
+            let mut shape = settings.pipeline;
+            if stages == Stages::Process {
+                shape.shape = Shape::Fused;
+            }
+            spawn_pipeline(
+                &settings.kafka,
+                settings.limits,
+                analyzer,
+                router,
+                shape,
+                settings.route.clock,
+                &metrics,
+                &shutdown,
+                &subscribe,
+            )
+        }
+        (_, None) => anyhow::bail!("routing needs a route configuration ([route] files)"),
+    };
     let healths = running.iter().map(|s| (s.name, s.health.clone())).collect();
     let versions = running
         .iter()

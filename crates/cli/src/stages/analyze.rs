@@ -101,23 +101,43 @@ impl crate::reload::swap::Reconfigure for AnalyzeProcessor {
     }
 }
 
-impl Processor for AnalyzeProcessor {
-    fn process(&mut self, input: &Input<'_>, out: &mut Vec<Output>) -> Result<(), Reject> {
+impl AnalyzeProcessor {
+    /// The scored record's budget.
+    pub fn max_output_bytes(&self) -> usize {
+        self.max_output_bytes
+    }
+
+    /// Decodes, checks and scores a raw record: the scored post, or `None` when it matched
+    /// no watchlist (counted as discarded).
+    pub fn score_record(&mut self, input: &Input<'_>) -> Result<Option<ScoredPost>, Reject> {
         let post = decode_post(input.payload, &self.limits)?;
         post.check_time(chrono::Utc::now(), &self.limits)
             .map_err(|e| Reject::new(e.code(), e.to_string()))?;
-        let Some(mut scored) = score(&self.analyzer, &mut self.scratch, post) else {
+        let scored = score(&self.analyzer, &mut self.scratch, post);
+        if scored.is_none() {
             self.discarded.inc();
-            return Ok(());
-        };
+        }
+        Ok(scored)
+    }
+
+    /// The scored post as a record of the scored topic, its explanation cut to fit.
+    pub fn scored_output(&self, scored: &mut ScoredPost) -> Result<Output, Reject> {
         let key = scored.post.conversation_key().to_string();
-        let payload = encode_within(&mut scored, self.max_output_bytes)?;
-        out.push(Output::new(
+        let payload = encode_within(scored, self.max_output_bytes)?;
+        Ok(Output::new(
             self.output_topic.clone(),
             Some(key),
             payload,
             ANALYSIS_SCHEMA_VERSION,
-        ));
+        ))
+    }
+}
+
+impl Processor for AnalyzeProcessor {
+    fn process(&mut self, input: &Input<'_>, out: &mut Vec<Output>) -> Result<(), Reject> {
+        if let Some(mut scored) = self.score_record(input)? {
+            out.push(self.scored_output(&mut scored)?);
+        }
         Ok(())
     }
 }

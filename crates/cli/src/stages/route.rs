@@ -43,6 +43,9 @@ fn is_missing(e: &KafkaError) -> bool {
 
 pub struct RouteProcessor {
     routing: Routing,
+    /// The topic whose partitions the state is kept by: scored posts for the route stage,
+    /// raw posts for the fused stage.
+    input_topic: String,
     signals: Option<Signals>,
     topics: Topics,
     metrics: Metrics,
@@ -99,6 +102,7 @@ impl RouteProcessor {
     pub fn new(router: Router, topics: Topics, metrics: Metrics) -> RouteProcessor {
         RouteProcessor {
             routing: Routing::new(router, RouteClock::Wall),
+            input_topic: topics.scored.clone(),
             signals: None,
             topics,
             metrics,
@@ -140,7 +144,29 @@ impl RouteProcessor {
     /// The label this replica publishes `partition`'s spike counts under: the same for any
     /// replica owning it, so that the counter moves with the partition.
     fn label(&self, partition: i32) -> String {
-        format!("{}/{partition}", self.topics.scored)
+        format!("{}/{partition}", self.input_topic)
+    }
+
+    /// Routes posts read from `topic` (the fused stage reads raw posts) rather than from the
+    /// scored topic: its partitions are the ones state is kept and counted by.
+    pub fn reading(mut self, topic: String) -> RouteProcessor {
+        self.input_topic = topic;
+        self
+    }
+
+    /// Routes a scored post of input `partition`: its outputs and state changes go to `out`.
+    pub fn route_scored(
+        &mut self,
+        partition: i32,
+        scored: ScoredPost,
+        ingested_at_ms: Option<i64>,
+        out: &mut Vec<Output>,
+    ) -> Result<(), Reject> {
+        self.routing
+            .route(shard_of(partition), scored, Utc::now(), &mut self.outputs);
+        self.emit(ingested_at_ms, out)?;
+        self.write_state(out);
+        Ok(())
     }
 
     pub fn with_limits(mut self, limits: PostLimits) -> RouteProcessor {
@@ -269,12 +295,7 @@ impl Processor for RouteProcessor {
             .post
             .check_time(Utc::now(), &self.limits)
             .map_err(|e| Reject::new(e.code(), e.to_string()))?;
-        let shard = Shard(u32::try_from(input.partition).unwrap_or_default());
-        self.routing
-            .route(shard, scored, Utc::now(), &mut self.outputs);
-        self.emit(input.ingested_at_ms, out)?;
-        self.write_state(out);
-        Ok(())
+        self.route_scored(input.partition, scored, input.ingested_at_ms, out)
     }
 
     fn tick(&mut self, out: &mut Vec<Output>) {
