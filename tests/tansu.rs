@@ -666,10 +666,11 @@ fn full_run_on_tansu() {
     let (status, _) = http_get(run.port, "/readyz").expect("/readyz answers");
     assert_eq!(status, 200, "/readyz while running");
     let (_, body) = http_get(run.port, "/metrics").expect("/metrics answers");
-    let received = metric(&body, "earshot_posts_received_total{stage=\"analyze\"}");
+    // `earshot run` is the fused stage unless `[pipeline] shape = "split"`.
+    let received = metric(&body, "earshot_posts_received_total{stage=\"process\"}");
     assert!(
         received.is_some_and(|n| n > 0.0),
-        "the analyze stage received nothing according to /metrics:\n{body}"
+        "the fused stage received nothing according to /metrics:\n{body}"
     );
     run.stop();
 

@@ -44,7 +44,8 @@ pub(super) fn wait_until<T>(
 #[test]
 fn a_frozen_broker_fails_readiness_and_liveness_and_the_deadline_holds() {
     let _one = super::one_broker_test_at_a_time();
-    // Broker 2 leads the scored topic; everything else (raw posts, the groups) is on 1.
+    // Broker 2 leads the scored topic; everything else (raw posts, the groups) is on 1. The
+    // pipeline runs split, so that analyze's outputs go to the frozen broker.
     let broker = EmbeddedKafka::start(2).unwrap();
     let settings = KafkaConfig {
         client: earshot_kafka::KafkaSettings {
@@ -84,6 +85,7 @@ fn a_frozen_broker_fails_readiness_and_liveness_and_the_deadline_holds() {
         .env("EARSHOT__KAFKA__SHUTDOWN_SECONDS", "5")
         .env("EARSHOT__ADMIN__LISTEN", format!("127.0.0.1:{port}"))
         .env("EARSHOT__ADMIN__LIVE_STALL_SECONDS", "15")
+        .env("EARSHOT__PIPELINE__SHAPE", "split")
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
