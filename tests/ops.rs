@@ -243,10 +243,14 @@ fn prometheus_scrapes_earshot_run_and_every_panel_and_alert_query_works() {
 
     // Every post through the fused stage (`earshot run`'s default shape), as Prometheus
     // saw it.
-    prometheus.wait("every post analyzed and routed", Duration::from_secs(120), |p| {
-        p.sum(r#"earshot_posts_received_total{stage="process"}"#) >= expected
-            && p.sum("earshot_in_flight_records") == 0.0
-    });
+    prometheus.wait(
+        "every post analyzed and routed",
+        Duration::from_secs(120),
+        |p| {
+            p.sum(r#"earshot_posts_received_total{stage="process"}"#) >= expected
+                && p.sum("earshot_in_flight_records") == 0.0
+        },
+    );
     run.assert_running("after the posts went through");
 
     // Rules evaluated on that data, lag reported, the dead letters alerted on. What is still

@@ -170,7 +170,14 @@ pub fn spawn_pipeline(
                 tap_scored: shape.tap_scored,
             };
             vec![spawn_process(
-                kafka, limits, analyzer, router, fused, metrics, shutdown, updates(),
+                kafka,
+                limits,
+                analyzer,
+                router,
+                fused,
+                metrics,
+                shutdown,
+                updates(),
             )]
         }
         Shape::Split => vec![
@@ -266,10 +273,7 @@ fn signals_consumer(
     );
     let mut config = earshot_kafka::client_config(kafka, &earshot_kafka::ClientRole::Consumer);
     config
-        .set(
-            "group.id",
-            format!("{group}-signals-{replica}"),
-        )
+        .set("group.id", format!("{group}-signals-{replica}"))
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest");
     let consumer: rdkafka::consumer::BaseConsumer =

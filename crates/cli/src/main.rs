@@ -201,6 +201,10 @@ enum BenchCommand {
         /// One JSON line instead of a table.
         #[arg(long)]
         json: bool,
+        /// The low-latency client profile: producers do not linger, consumers ask for a
+        /// fetch answer within 10 ms (docs/operations.md).
+        #[arg(long)]
+        low_latency: bool,
     },
     /// Route's changelog for many open conversations: its size, and how long a restore
     /// takes in memory and (with --brokers) read from Kafka.
@@ -296,6 +300,7 @@ fn main() -> ExitCode {
                     rate,
                     timeout,
                     json,
+                    low_latency,
                 },
         } => commands::bench::run(
             config.as_deref(),
@@ -304,6 +309,7 @@ fn main() -> ExitCode {
             rate,
             Duration::from_secs(timeout),
             json,
+            low_latency,
         ),
         Command::Bench {
             what:

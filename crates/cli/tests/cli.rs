@@ -609,9 +609,10 @@ fn train_writes_a_reproducible_model_that_eval_and_score_use() {
     );
 }
 
-/// The throughput command measures all three runs on the embedded broker and reports them.
+/// The throughput command measures the pass-through, analyze alone and both pipeline shapes
+/// on the embedded broker and reports them, with where the latency goes.
 #[test]
-fn bench_pipeline_reports_three_runs_and_their_ratios() {
+fn bench_pipeline_reports_every_run_and_their_ratios() {
     let _one = one_broker_test_at_a_time();
     let output = earshot()
         .args([
@@ -621,17 +622,26 @@ fn bench_pipeline_reports_three_runs_and_their_ratios() {
         .unwrap();
     assert_succeeded(&output);
     let report = json_lines(&output).pop().expect("a report line");
-    for run in ["pass_through", "analyze_only", "pipeline"] {
+    for run in ["pass_through", "analyze_only", "pipeline", "fused", "split"] {
         let r = &report[run];
         assert_eq!(r["posts"], 2797, "{run}: {r}");
         assert!(r["posts_per_second"].as_f64().unwrap() > 0.0, "{run}: {r}");
-        let (p50, p99) = (
-            r["latency_p50_ms"].as_f64().unwrap(),
-            r["latency_p99_ms"].as_f64().unwrap(),
-        );
+        let ms = |field: &str| r[field].as_f64().unwrap();
+        let (p50, p99) = (ms("latency_p50_ms"), ms("latency_p99_ms"));
         assert!(p50 > 0.0 && p50 <= p99, "{run}: {r}");
+        let (produced, read) = (ms("until_produced_p50_ms"), ms("produced_to_read_p50_ms"));
+        assert!(
+            produced >= 0.0 && read >= 0.0 && produced <= p99,
+            "{run}: {r}"
+        );
+        assert!(ms("processing_ms") > 0.0, "{run}: {r}");
     }
-    for ratio in ["ratio", "analyze_only_ratio"] {
+    assert_eq!(
+        report["pipeline"]["name"], "fused",
+        "earshot run's default shape"
+    );
+    assert_eq!(report["profile"], "default");
+    for ratio in ["ratio", "fused_ratio", "split_ratio", "analyze_only_ratio"] {
         assert!(report[ratio].as_f64().unwrap() > 0.0, "{report}");
     }
 }

@@ -23,32 +23,60 @@ use rdkafka::message::{Headers, Message};
 use serde::Serialize;
 
 use crate::commands::tail::tail_consumer;
-use crate::daemon::{init_logging, spawn_analyze, spawn_route};
+use crate::daemon::{init_logging, spawn_analyze, spawn_pipeline};
 use crate::output;
-use crate::settings::{RouteClock, Settings};
+use crate::settings::{RouteClock, Settings, Shape};
 use crate::stages::ingest::Publisher;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RunResult {
     pub name: &'static str,
     pub posts: u64,
     pub seconds: f64,
     pub posts_per_second: f64,
+    /// Post → output: from the ingest timestamp header to the reader seeing the output.
     pub latency_p50_ms: f64,
     pub latency_p99_ms: f64,
+    /// Where that time goes, at the median: until the last stage produced the output (the
+    /// publisher's linger, the stages' fetch waits, processing, and in the split shape the
+    /// hop through the scored topic), then until the reader saw it (the last stage's linger
+    /// and batching, the broker, the reader's fetch wait).
+    pub until_produced_p50_ms: f64,
+    pub produced_to_read_p50_ms: f64,
+    /// Processing per post, summed over the stages on the path (mean of
+    /// `earshot_stage_latency_seconds`).
+    pub processing_ms: f64,
 }
 
 #[derive(Debug, Serialize)]
 pub struct BenchReport {
     pub broker: String,
+    /// The client profile: `default`, or `low-latency` (`--low-latency`).
+    pub profile: &'static str,
     pub pass_through: RunResult,
     pub analyze_only: RunResult,
+    /// The shape `earshot run` runs as configured (`[pipeline] shape`, fused by default).
     pub pipeline: RunResult,
+    /// Both shapes side by side: analyze → route in one consumer, and the analyze and
+    /// route stages through the scored topic.
+    pub fused: RunResult,
+    pub split: RunResult,
     /// pipeline posts/s ÷ pass-through posts/s.
     pub ratio: f64,
+    pub fused_ratio: f64,
+    pub split_ratio: f64,
     /// analyze-only posts/s ÷ pass-through posts/s: one hop with processing against one
     /// hop without.
     pub analyze_only_ratio: f64,
+}
+
+/// The low-latency client profile (docs/operations.md): producers send at once instead of
+/// lingering to batch, consumers ask brokers that hold a fetch to answer within 10 ms.
+pub fn low_latency(kafka: &mut KafkaConfig) {
+    kafka.producer.insert("linger.ms".into(), "0".into());
+    kafka
+        .consumer
+        .insert("fetch.wait.max.ms".into(), "10".into());
 }
 
 /// Copies each record to another topic: the baseline.
@@ -76,6 +104,7 @@ pub fn run(
     rate: u64,
     timeout: Duration,
     json: bool,
+    low_latency_profile: bool,
 ) -> Result<ExitCode> {
     let config = config
         .map(Path::to_path_buf)
@@ -86,6 +115,9 @@ pub fn run(
     }
     init_logging(&settings.log);
     let posts = sample_posts(&settings, copies)?;
+    if low_latency_profile {
+        low_latency(&mut settings.kafka);
+    }
     let embedded = match brokers {
         Some(b) => {
             settings.kafka.brokers = b.to_string();
@@ -123,7 +155,12 @@ pub fn run(
     };
     let pass_through = run(Kind::PassThrough)?;
     let analyze_only = run(Kind::AnalyzeOnly)?;
-    let pipeline = run(Kind::Pipeline)?;
+    let fused = run(Kind::Fused)?;
+    let split = run(Kind::Split)?;
+    let pipeline = match settings.pipeline.shape {
+        Shape::Fused => fused.clone(),
+        Shape::Split => split.clone(),
+    };
     let ratio = |r: &RunResult| {
         (r.posts_per_second / pass_through.posts_per_second * 100.0).round() / 100.0
     };
@@ -134,25 +171,56 @@ pub fn run(
         } else {
             kafka.brokers.clone()
         },
+        profile: if low_latency_profile {
+            "low-latency"
+        } else {
+            "default"
+        },
         ratio: ratio(&pipeline),
+        fused_ratio: ratio(&fused),
+        split_ratio: ratio(&split),
         analyze_only_ratio: ratio(&analyze_only),
         pass_through,
         analyze_only,
         pipeline,
+        fused,
+        split,
     };
     if json {
         output::print(format_args!("{}", serde_json::to_string(&report)?))?;
     } else {
-        output::print(format_args!("broker: {}", report.broker))?;
-        for r in [&report.pass_through, &report.analyze_only, &report.pipeline] {
+        output::print(format_args!(
+            "broker: {}, client profile: {}",
+            report.broker, report.profile
+        ))?;
+        for r in [
+            &report.pass_through,
+            &report.analyze_only,
+            &report.fused,
+            &report.split,
+        ] {
             output::print(format_args!(
-                "{:<13} {:>7} posts in {:>6.2} s = {:>8.0} posts/s, latency p50 {:>7.1} ms, p99 {:>7.1} ms",
-                r.name, r.posts, r.seconds, r.posts_per_second, r.latency_p50_ms, r.latency_p99_ms
+                "{:<13} {:>7} posts in {:>6.2} s = {:>8.0} posts/s, latency p50 {:>7.1} ms, p99 {:>7.1} ms \
+                 (p50 {:.1} ms until produced + {:.1} ms until read; processing {:.3} ms)",
+                r.name,
+                r.posts,
+                r.seconds,
+                r.posts_per_second,
+                r.latency_p50_ms,
+                r.latency_p99_ms,
+                r.until_produced_p50_ms,
+                r.produced_to_read_p50_ms,
+                r.processing_ms,
             ))?;
         }
         output::print(format_args!(
-            "pipeline / pass-through = {:.2}; analyze only / pass-through = {:.2}",
-            report.ratio, report.analyze_only_ratio
+            "fused / pass-through = {:.2}; split / pass-through = {:.2}; analyze only / pass-through = {:.2}; \
+             pipeline ({}) / pass-through = {:.2}",
+            report.fused_ratio,
+            report.split_ratio,
+            report.analyze_only_ratio,
+            report.pipeline.name,
+            report.ratio
         ))?;
     }
     Ok(ExitCode::SUCCESS)
@@ -164,7 +232,10 @@ enum Kind {
     /// The analyze stage alone (raw → scored): one hop with processing, to set against the
     /// pass-through's one hop without.
     AnalyzeOnly,
-    Pipeline,
+    /// Analyze → route in one consumer (`earshot process`).
+    Fused,
+    /// The analyze and route stages through the scored topic.
+    Split,
 }
 
 impl Kind {
@@ -172,25 +243,28 @@ impl Kind {
         match self {
             Kind::PassThrough => "pass_through",
             Kind::AnalyzeOnly => "analyze_only",
-            Kind::Pipeline => "pipeline",
+            Kind::Fused => "fused",
+            Kind::Split => "split",
         }
     }
 
-    /// The stage that reads the published posts.
+    /// The stages a post goes through, the first reading the published posts and the last
+    /// writing the watched outputs.
+    fn stages(self) -> &'static [&'static str] {
+        match self {
+            Kind::PassThrough => &["pass_through"],
+            Kind::AnalyzeOnly => &["analyze"],
+            Kind::Fused => &["process"],
+            Kind::Split => &["analyze", "route"],
+        }
+    }
+
     fn input_stage(self) -> &'static str {
-        match self {
-            Kind::PassThrough => "pass_through",
-            Kind::AnalyzeOnly | Kind::Pipeline => "analyze",
-        }
+        self.stages()[0]
     }
 
-    /// The stage whose outputs are watched for latency.
     fn output_stage(self) -> &'static str {
-        match self {
-            Kind::PassThrough => "pass_through",
-            Kind::AnalyzeOnly => "analyze",
-            Kind::Pipeline => "route",
-        }
+        self.stages()[self.stages().len() - 1]
     }
 }
 
@@ -212,6 +286,7 @@ fn measure(
 ) -> Result<RunResult> {
     let mut seconds = 0.0;
     let mut latencies = Vec::new();
+    let mut processing_ms = 0.0;
     for phase in ["throughput", "latency"] {
         // Topics and groups of their own for each kind and phase.
         let run = format!("{prefix}.{}.{phase}", kind.name());
@@ -231,6 +306,7 @@ fn measure(
         }
         kafka.groups.analyze = format!("{run}-analyze");
         kafka.groups.route = format!("{run}-route");
+        kafka.groups.process = format!("{run}-process");
         let t = &kafka.topics;
         let input = t.raw.clone();
         let (watched, all): (Vec<String>, Vec<String>) = match kind {
@@ -239,7 +315,7 @@ fn measure(
                 (vec![copy.clone()], vec![input.clone(), copy])
             }
             Kind::AnalyzeOnly => (vec![t.scored.clone()], t.all::<&str>(&[])),
-            Kind::Pipeline => {
+            Kind::Fused | Kind::Split => {
                 let mut watched: Vec<String> = queues.iter().map(|q| t.tickets(q)).collect();
                 watched.push(t.unrouted.clone());
                 (watched, t.all(queues))
@@ -260,10 +336,19 @@ fn measure(
         // Latency needs a reader of the outputs; the throughput run needs none, and one
         // would take CPU from the stages it measures.
         let watcher = match phase {
-            "latency" => Some(tail_consumer(&kafka, &watched_refs, true)?),
+            "latency" => {
+                // The measuring reader answers within 10 ms of an output, whatever the
+                // profile: librdkafka's 500 ms default fetch wait would swamp the figures
+                // on brokers that hold a fetch for the whole wait.
+                let mut reader = kafka.clone();
+                reader
+                    .consumer
+                    .insert("fetch.wait.max.ms".into(), "10".into());
+                Some(tail_consumer(&reader, &watched_refs, true)?)
+            }
             _ => None,
         };
-        let wait_a_little = |latencies: &mut Vec<f64>| -> Result<()> {
+        let wait_a_little = |latencies: &mut Vec<Sample>| -> Result<()> {
             match &watcher {
                 Some(watcher) => drain(watcher, latencies),
                 None => {
@@ -297,26 +382,36 @@ fn measure(
                 });
                 stages.push((health, thread));
             }
-            Kind::AnalyzeOnly | Kind::Pipeline => {
-                let mut running = vec![spawn_analyze(
-                    &kafka,
-                    settings.limits,
-                    analyzer.clone(),
-                    &metrics,
-                    &shutdown,
-                    None,
-                )];
-                if kind == Kind::Pipeline {
-                    running.push(spawn_route(
+            Kind::AnalyzeOnly | Kind::Fused | Kind::Split => {
+                let running = match kind {
+                    Kind::AnalyzeOnly => vec![spawn_analyze(
                         &kafka,
                         settings.limits,
-                        settings.router(analyzer)?,
-                        RouteClock::Wall,
+                        analyzer.clone(),
                         &metrics,
                         &shutdown,
                         None,
-                    ));
-                }
+                    )],
+                    _ => {
+                        let mut shape = settings.pipeline;
+                        shape.shape = if kind == Kind::Fused {
+                            Shape::Fused
+                        } else {
+                            Shape::Split
+                        };
+                        spawn_pipeline(
+                            &kafka,
+                            settings.limits,
+                            analyzer.clone(),
+                            settings.router(analyzer)?,
+                            shape,
+                            RouteClock::Wall,
+                            &metrics,
+                            &shutdown,
+                            &|| None,
+                        )
+                    }
+                };
                 for stage in running {
                     let health = stage.health.clone();
                     stages.push((
@@ -374,11 +469,11 @@ fn measure(
                 .with_label_values(&["analyze", &kafka.topics.scored])
                 .get();
             let routed = m.posts_received.with_label_values(&["route"]).get();
-            let idle = ["pass_through", "analyze", "route"]
+            let idle = kind
+                .stages()
                 .iter()
                 .all(|s| m.in_flight.with_label_values(&[s]).get() == 0);
-            let done =
-                received >= published && idle && (kind != Kind::Pipeline || routed >= scored);
+            let done = received >= published && idle && (kind != Kind::Split || routed >= scored);
             let outputs: u64 = watched
                 .iter()
                 .map(|t| {
@@ -403,17 +498,15 @@ fn measure(
                         metrics.in_flight.with_label_values(&[stage]).get(),
                     )
                 };
+                let counts: Vec<_> = kind.stages().iter().map(|s| (s, count(s))).collect();
                 bail!(
                     "{kind:?} did not finish the {phase} run: {} posts published; \
-                     (received, in flight) pass_through {:?}, analyze {:?}, route {:?}",
+                     (stage, (received, in flight)) {counts:?}",
                     if phase == "throughput" {
                         posts.len()
                     } else {
                         (rate as usize * 5).min(posts.len())
                     },
-                    count("pass_through"),
-                    count("analyze"),
-                    count("route"),
                 );
             }
         }
@@ -436,13 +529,15 @@ fn measure(
             seconds = elapsed;
         } else {
             latencies = phase_latencies;
+            processing_ms = processing(&metrics, kind);
         }
     }
     Ok(result(
         kind.name(),
         posts.len() as u64,
         seconds,
-        &mut latencies,
+        &latencies,
+        processing_ms,
     ))
 }
 
@@ -503,7 +598,31 @@ fn wait_for_assignment(
     }
 }
 
-fn drain(watcher: &rdkafka::consumer::BaseConsumer, latencies: &mut Vec<f64>) -> Result<()> {
+/// One output's way from ingest to the reader, ms.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    total: f64,
+    /// Until the stage produced it (the record's create time).
+    until_produced: f64,
+}
+
+/// Mean processing time per post along `kind`'s path, ms.
+fn processing(metrics: &Metrics, kind: Kind) -> f64 {
+    let ms: f64 = kind
+        .stages()
+        .iter()
+        .map(|stage| {
+            let h = metrics.stage_latency.with_label_values(&[stage]);
+            match h.get_sample_count() {
+                0 => 0.0,
+                n => h.get_sample_sum() / n as f64 * 1000.0,
+            }
+        })
+        .sum();
+    (ms * 1000.0).round() / 1000.0
+}
+
+fn drain(watcher: &rdkafka::consumer::BaseConsumer, latencies: &mut Vec<Sample>) -> Result<()> {
     while let Some(message) = watcher.poll(Duration::from_millis(20)) {
         let message = match message {
             Ok(message) => message,
@@ -525,26 +644,42 @@ fn drain(watcher: &rdkafka::consumer::BaseConsumer, latencies: &mut Vec<f64>) ->
             .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(|v| v.parse::<i64>().ok());
         if let Some(at) = ingested {
-            latencies.push((now - at).max(0) as f64);
+            // Clocks of one machine; still, never a negative span.
+            let now = now.max(at);
+            let produced = message.timestamp().to_millis().unwrap_or(now);
+            latencies.push(Sample {
+                total: (now - at) as f64,
+                until_produced: (produced.clamp(at, now) - at) as f64,
+            });
         }
     }
     Ok(())
 }
 
-fn result(name: &'static str, posts: u64, seconds: f64, latencies: &mut [f64]) -> RunResult {
-    latencies.sort_by(f64::total_cmp);
-    let quantile = |q: f64| -> f64 {
-        if latencies.is_empty() {
-            return 0.0;
+fn result(
+    name: &'static str,
+    posts: u64,
+    seconds: f64,
+    samples: &[Sample],
+    processing_ms: f64,
+) -> RunResult {
+    let quantile = |of: fn(&Sample) -> f64, q: f64| -> f64 {
+        let mut values: Vec<f64> = samples.iter().map(of).collect();
+        values.sort_by(f64::total_cmp);
+        match values.len() {
+            0 => 0.0,
+            n => values[((n - 1) as f64 * q).round() as usize],
         }
-        latencies[((latencies.len() - 1) as f64 * q).round() as usize]
     };
     RunResult {
         name,
         posts,
         seconds: (seconds * 1000.0).round() / 1000.0,
         posts_per_second: (posts as f64 / seconds).round(),
-        latency_p50_ms: quantile(0.5),
-        latency_p99_ms: quantile(0.99),
+        latency_p50_ms: quantile(|s| s.total, 0.5),
+        latency_p99_ms: quantile(|s| s.total, 0.99),
+        until_produced_p50_ms: quantile(|s| s.until_produced, 0.5),
+        produced_to_read_p50_ms: quantile(|s| s.total - s.until_produced, 0.5),
+        processing_ms,
     }
 }

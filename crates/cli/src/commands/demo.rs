@@ -22,10 +22,10 @@ use serde::Serialize;
 
 use crate::commands::tail::{render, tail_consumer};
 use crate::daemon::{init_logging, spawn_pipeline, RunningStage};
-use crate::settings::Shape;
 use crate::lines::{Line, Lines};
 use crate::output;
 use crate::settings::Settings;
+use crate::settings::Shape;
 use crate::stages::ingest::Publisher;
 
 /// The final line of `earshot demo --json`.

@@ -36,11 +36,7 @@ pub struct ProcessProcessor {
 impl ProcessProcessor {
     /// `route` must read the raw topic ([`RouteProcessor::reading`]), whose partitions its
     /// state is kept by.
-    pub fn new(
-        analyze: AnalyzeProcessor,
-        route: RouteProcessor,
-        tap: bool,
-    ) -> ProcessProcessor {
+    pub fn new(analyze: AnalyzeProcessor, route: RouteProcessor, tap: bool) -> ProcessProcessor {
         ProcessProcessor {
             max_scored_bytes: analyze.max_output_bytes(),
             analyze,

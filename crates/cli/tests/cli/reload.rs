@@ -212,11 +212,7 @@ fn an_edited_file_is_reloaded_and_a_broken_one_refused_with_its_place() {
         "{log}"
     );
     assert!(log.contains("Configuration reload refused"), "{log}");
-    assert_eq!(
-        daemon.versions(),
-        Some(second.clone()),
-        "{log}"
-    );
+    assert_eq!(daemon.versions(), Some(second.clone()), "{log}");
 
     // Fixed: swapped in again, and the refusal is over.
     std::fs::write(&rules, format!("{good}\n# fixed\n")).unwrap();
