@@ -4,30 +4,67 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use earshot::settings::RouteClock;
+use earshot::settings::{RouteClock, Shape};
 use earshot_pipeline::Metrics;
 
 use crate::expect::{assert_same_set, ticket_ids, ticket_revisions, unrouted_posts, Routed};
 use crate::harness::{example_lines, in_flight, received, stop, wait_for, Fixture, Stage};
 use crate::scenario::{output_topics, route_outputs, wait_ready, QUIET, ROUTED_WITHIN};
 
-/// A route replica with metrics and a shutdown of its own, as `earshot route` starts it.
-fn route_replica(fx: &Fixture, metrics: &Metrics, shutdown: &earshot_kafka::Shutdown) -> Stage {
-    Stage::Daemon(earshot::daemon::spawn_route(
-        &fx.settings.kafka,
-        fx.settings.limits,
-        fx.router(),
-        RouteClock::Event,
-        metrics,
-        shutdown,
-        None,
-    ))
+/// A replica of the stage that routes in `shape` (`earshot route`, or the fused `earshot
+/// process`), with metrics and a shutdown of its own.
+fn route_replica(
+    fx: &Fixture,
+    shape: Shape,
+    metrics: &Metrics,
+    shutdown: &earshot_kafka::Shutdown,
+) -> Stage {
+    let (kafka, limits) = (&fx.settings.kafka, fx.settings.limits);
+    Stage::Daemon(match shape {
+        Shape::Split => earshot::daemon::spawn_route(
+            kafka,
+            limits,
+            fx.router(),
+            RouteClock::Event,
+            metrics,
+            shutdown,
+            None,
+        ),
+        Shape::Fused => earshot::daemon::spawn_process(
+            kafka,
+            limits,
+            fx.analyzer.clone(),
+            fx.router(),
+            earshot::daemon::Fused {
+                clock: RouteClock::Event,
+                tap_scored: false,
+            },
+            metrics,
+            shutdown,
+            None,
+        ),
+    })
+}
+
+/// The stages `replica` works with: itself, after the split shape's analyze stage.
+fn with<'a>(analyze: &'a [Stage], replica: &'a Stage) -> Vec<&'a Stage> {
+    analyze.iter().chain(std::iter::once(replica)).collect()
+}
+
+/// What the routing replicas of `shape` must read of `expected`: the relevant posts (route),
+/// or every post (the fused stage).
+fn to_read(shape: Shape, expected: &crate::expect::Expected) -> usize {
+    match shape {
+        Shape::Split => expected.relevant.len(),
+        Shape::Fused => expected.posts,
+    }
 }
 
 /// Waits until route replicas with `metrics` took `posts` records between them and have
 /// nothing in flight, and the collector saw `outputs` ticket and unrouted records.
 fn wait_for_route(
     fx: &Fixture,
+    stage: &str,
     what: &str,
     stages: &[&Stage],
     metrics: &[&Metrics],
@@ -38,8 +75,8 @@ fn wait_for_route(
     let topics: BTreeSet<String> = fx.route_topics().into_iter().collect();
     wait_for(what, ROUTED_WITHIN, stages, || {
         out.poll_for(Duration::from_millis(100));
-        let routed: u64 = metrics.iter().map(|m| received(m, "route")).sum();
-        let busy = metrics.iter().any(|m| in_flight(m, "route") > 0)
+        let routed: u64 = metrics.iter().map(|m| received(m, stage)).sum();
+        let busy = metrics.iter().any(|m| in_flight(m, stage) > 0)
             || in_flight(&fx.metrics, "analyze") > 0;
         let seen = out
             .records
@@ -62,46 +99,68 @@ fn wait_for_route(
 /// before its first record. Together they make what one router makes offline: follow-ups
 /// of conversations a opened fold into a's tickets with the next revisions (a fresh router
 /// would open new tickets or leave them unrouted). Then the last posts come again (a replay):
-/// no ticket gets a new revision.
-#[test]
-fn route_state_moves_with_its_partition_and_a_replay_changes_nothing() {
+/// no ticket gets a new revision. In both shapes: the fused stage keeps the same state by
+/// raw partition.
+mod route_state_moves_with_its_partition_and_a_replay_changes_nothing {
+    #[test]
+    fn split() {
+        super::route_state_moves_with_its_partition_and_a_replay_changes_nothing(
+            earshot::settings::Shape::Split,
+        );
+    }
+    #[test]
+    fn fused() {
+        super::route_state_moves_with_its_partition_and_a_replay_changes_nothing(
+            earshot::settings::Shape::Fused,
+        );
+    }
+}
+
+fn route_state_moves_with_its_partition_and_a_replay_changes_nothing(shape: Shape) {
     let fx = Fixture::start(1, 1);
     let lines = example_lines("posts.jsonl");
     let expected = fx.expect(&lines);
     let half = lines.len() / 2;
     let first_half = fx.expect(&lines[..half]);
+    let stage = shape.output_stage();
 
-    let analyze = fx.spawn_analyze();
+    // The split shape's analyze stage runs throughout; the fused replicas analyze themselves.
+    let analyze = match shape {
+        Shape::Split => vec![fx.spawn_analyze()],
+        Shape::Fused => Vec::new(),
+    };
     let (first, second) = (Metrics::unregistered(), Metrics::unregistered());
     let (stop_a, stop_b) = (fx.new_shutdown(), fx.new_shutdown());
-    let a = route_replica(&fx, &first, &stop_a);
-    wait_ready(&[&analyze, &a]);
+    let a = route_replica(&fx, shape, &first, &stop_a);
+    wait_ready(&with(&analyze, &a));
     let mut out = fx.collector(&output_topics(&fx));
     fx.publish(&lines[..half]);
     wait_for_route(
         &fx,
+        stage,
         "replica a to route the first half",
-        &[&analyze, &a],
+        &with(&analyze, &a),
         &[&first],
-        (first_half.relevant.len(), first_half.post_outputs()),
+        (to_read(shape, &first_half), first_half.post_outputs()),
         &mut out,
     );
 
-    let b = route_replica(&fx, &second, &stop_b);
+    let b = route_replica(&fx, shape, &second, &stop_b);
     // Whichever replica the group gives the partition to first, b owns it once a stops.
     stop(&stop_a, vec![a]);
     wait_ready(&[&b]);
     fx.publish(&lines[half..]);
     wait_for_route(
         &fx,
+        stage,
         "replica b to route the second half",
-        &[&analyze, &b],
+        &with(&analyze, &b),
         &[&first, &second],
-        (expected.relevant.len(), expected.post_outputs()),
+        (to_read(shape, &expected), expected.post_outputs()),
         &mut out,
     );
-    let (by_a, by_b) = (received(&first, "route"), received(&second, "route"));
-    eprintln!("route replica a took {by_a} posts, b {by_b}");
+    let (by_a, by_b) = (received(&first, stage), received(&second, stage));
+    eprintln!("{stage} replica a took {by_a} posts, b {by_b}");
     assert!(by_b > 0, "replica b routed posts after the handover");
 
     let routed = route_outputs(&fx, &out);
@@ -124,7 +183,7 @@ fn route_state_moves_with_its_partition_and_a_replay_changes_nothing() {
         &unrouted_posts(&expected.routed),
         &unrouted_posts(&routed),
     );
-    let redelivered = (by_a + by_b) as usize - expected.relevant.len();
+    let redelivered = (by_a + by_b) as usize - to_read(shape, &expected);
     if redelivered == 0 {
         let incidents = |r: &[Routed]| -> BTreeSet<Routed> {
             r.iter()
@@ -146,17 +205,17 @@ fn route_state_moves_with_its_partition_and_a_replay_changes_nothing() {
         .filter(|r| matches!(r, Routed::Ticket { .. }))
         .count();
     let replay = &lines[lines.len() - 60..];
-    let replayed = fx.expect(replay).relevant.len();
+    let replayed = to_read(shape, &fx.expect(replay));
     fx.publish(replay);
-    let total = expected.relevant.len() + redelivered + replayed;
+    let total = to_read(shape, &expected) + redelivered + replayed;
     wait_for(
         "the replay through route",
         ROUTED_WITHIN,
-        &[&analyze, &b],
+        &with(&analyze, &b),
         || {
             out.poll_for(Duration::from_millis(100));
-            let routed = received(&first, "route") + received(&second, "route");
-            match routed as usize >= total && in_flight(&second, "route") == 0 {
+            let routed = received(&first, stage) + received(&second, stage);
+            match routed as usize >= total && in_flight(&second, stage) == 0 {
                 true => Ok(()),
                 false => Err(format!("routed {routed}/{total}")),
             }
@@ -164,7 +223,7 @@ fn route_state_moves_with_its_partition_and_a_replay_changes_nothing() {
     );
     out.settle(QUIET, Duration::from_secs(10));
     stop(&stop_b, vec![b]);
-    stop(&fx.shutdown, vec![analyze]);
+    stop(&fx.shutdown, analyze);
     let after = route_outputs(&fx, &out);
     let replayed_tickets: Vec<&Routed> = after
         .iter()

@@ -89,3 +89,124 @@ impl Reconfigure for ProcessProcessor {
         self.route.reconfigure(set);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use earshot_pipeline::Metrics;
+    use earshot_route::Router;
+    use std::sync::Arc;
+
+    /// The example configuration's analyzer and router.
+    fn parts() -> (
+        Arc<earshot_analyze::Analyzer>,
+        Router,
+        earshot_pipeline::Topics,
+    ) {
+        let config = crate::commands::demo::default_config();
+        let settings = crate::settings::Settings::load(Some(&config)).expect("the example loads");
+        let analyzer = Arc::new(settings.analyzer().expect("its analyzer"));
+        let router = settings.router(&analyzer).expect("its router");
+        (analyzer, router, settings.kafka.topics.clone())
+    }
+
+    fn input(payload: &[u8]) -> Input<'_> {
+        Input {
+            topic: "earshot.posts.raw",
+            partition: 0,
+            offset: 0,
+            key: None,
+            payload: Some(payload),
+            timestamp_ms: None,
+            trace_id: None,
+            ingested_at_ms: None,
+        }
+    }
+
+    /// What each shape makes of `posts`, with `max_message_bytes`: the fused stage's
+    /// outputs, and the route stage's outputs of what the analyze stage wrote (each as
+    /// (topic, payload) or the reject code).
+    #[allow(clippy::type_complexity)]
+    fn both_shapes(
+        posts: &[Vec<u8>],
+        tap: bool,
+        max_message_bytes: usize,
+    ) -> (
+        Vec<Result<Vec<(String, Vec<u8>)>, &'static str>>,
+        Vec<Result<Vec<(String, Vec<u8>)>, &'static str>>,
+    ) {
+        let (analyzer, router, topics) = parts();
+        let config = router.config().clone();
+        let metrics = Metrics::unregistered();
+        let analyze = || {
+            AnalyzeProcessor::new(analyzer.clone(), topics.scored.clone(), &metrics)
+                .with_limits(earshot_model::PostLimits::default(), max_message_bytes)
+        };
+        let route = || {
+            RouteProcessor::new(Router::new(config.clone()), topics.clone(), metrics.clone())
+                .with_clock(earshot_pipeline::RouteClock::Event)
+        };
+        let mut fused = ProcessProcessor::new(analyze(), route().reading(topics.raw.clone()), tap);
+        let (mut analyze, mut route) = (analyze(), route());
+        let records = |out: Vec<Output>| -> Vec<(String, Vec<u8>)> {
+            out.into_iter()
+                .map(|o| (o.topic, o.payload.unwrap_or_default()))
+                .collect()
+        };
+        let (mut one, mut two) = (Vec::new(), Vec::new());
+        for post in posts {
+            let mut out = Vec::new();
+            one.push(
+                fused
+                    .process(&input(post), &mut out)
+                    .map(|()| records(out))
+                    .map_err(|r| r.code),
+            );
+            let mut scored = Vec::new();
+            let result = analyze.process(&input(post), &mut scored).and_then(|()| {
+                let mut out = if tap { scored.clone() } else { Vec::new() };
+                for record in &scored {
+                    let mut scored_input = input(record.payload.as_deref().unwrap_or_default());
+                    scored_input.topic = "earshot.posts.scored";
+                    route.process(&scored_input, &mut out)?;
+                }
+                Ok(records(out))
+            });
+            two.push(result.map_err(|r| r.code));
+        }
+        (one, two)
+    }
+
+    fn sample() -> Vec<Vec<u8>> {
+        let path = crate::commands::demo::default_config().with_file_name("posts.jsonl");
+        std::fs::read_to_string(path)
+            .expect("the sample posts")
+            .lines()
+            .take(400)
+            .map(|l| l.as_bytes().to_vec())
+            .collect()
+    }
+
+    #[test]
+    fn the_fused_stage_makes_what_analyze_then_route_make() {
+        for tap in [false, true] {
+            let (fused, split) = both_shapes(&sample(), tap, 1_000_000);
+            assert!(
+                fused.iter().flatten().flatten().count() > 50,
+                "tickets made"
+            );
+            assert_eq!(fused, split, "tap {tap}");
+        }
+    }
+
+    #[test]
+    fn a_post_too_large_to_score_is_rejected_alike() {
+        // A scored record budget of 200 bytes (the message size less route's room):
+        // no scored post fits, even without its explanation.
+        let text = "星空モバイル 繋がらない 圏外 ".repeat(40);
+        let post = format!(r#"{{"id":"big","text":"{text}"}}"#).into_bytes();
+        let (fused, split) = both_shapes(&[post], false, 16 * 1024 + 200);
+        assert_eq!(fused, vec![Err("output_too_large")]);
+        assert_eq!(fused, split);
+    }
+}
