@@ -355,8 +355,8 @@ fn prometheus_scrapes_earshot_run_and_every_panel_and_alert_query_works() {
     }
     assert_eq!(
         prometheus.sum("earshot_stage_ready"),
-        2.0,
-        "both stages ready"
+        1.0,
+        "the fused stage ready"
     );
     eprintln!(
         "{} panels, {} rules, {} metric names checked; {incidents} incidents; active alerts: {active:?}",
