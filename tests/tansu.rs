@@ -108,7 +108,8 @@ struct World {
     dir: TempDir,
     tansu: Tansu,
     config: PathBuf,
-    groups: (String, String),
+    /// The analyze, route and fused stages' consumer groups.
+    groups: (String, String, String),
 }
 
 impl World {
@@ -124,7 +125,11 @@ impl World {
         let id = format!("{test}-{}-{n}", std::process::id());
         Some(World {
             config: repo_root().join("examples/earshot.toml"),
-            groups: (format!("analyze-{id}"), format!("route-{id}")),
+            groups: (
+                format!("analyze-{id}"),
+                format!("route-{id}"),
+                format!("process-{id}"),
+            ),
             dir,
             tansu,
         })
@@ -208,6 +213,7 @@ impl World {
             .env("EARSHOT__KAFKA__SHUTDOWN_SECONDS", "20")
             .env("EARSHOT__KAFKA__GROUPS__ANALYZE", &self.groups.0)
             .env("EARSHOT__KAFKA__GROUPS__ROUTE", &self.groups.1)
+            .env("EARSHOT__KAFKA__GROUPS__PROCESS", &self.groups.2)
             .env("EARSHOT__ROUTE__CLOCK", "event")
             .env("EARSHOT__LOG__LEVEL", "info")
             .env_remove("RUST_LOG")
@@ -701,11 +707,30 @@ fn full_run_on_tansu() {
 /// the kill either repeats its revision exactly or, when its state was written, nothing.
 /// Spike detection is switched off here (at-least-once counts a redelivered unrouted post
 /// twice); the exactly-once test below keeps it on.
-#[test]
-fn kill_minus_nine_and_restart() {
+///
+/// `…::fused` does the same to the fused stage (`earshot process`), whose state is kept by
+/// raw partition: it is killed and replaced, and the replacement restores it.
+mod kill_minus_nine_and_restart {
+    #[test]
+    fn split() {
+        super::kill_minus_nine_and_restart(earshot::settings::Shape::Split);
+    }
+    #[test]
+    fn fused() {
+        super::kill_minus_nine_and_restart(earshot::settings::Shape::Fused);
+    }
+}
+
+fn kill_minus_nine_and_restart(shape: earshot::settings::Shape) {
     let _serial = serial();
     let Some(mut world) = World::start("kill_minus_nine_and_restart") else {
         return;
+    };
+    let fused = shape == earshot::settings::Shape::Fused;
+    // The stage that routes, what it reads and as which group.
+    let (stage, input, group) = match fused {
+        false => ("route", "earshot.posts.scored", world.groups.1.clone()),
+        true => ("process", "earshot.posts.raw", world.groups.2.clone()),
     };
     // A short session timeout so that the group drops the killed member within seconds
     // instead of librdkafka's default 45 s.
@@ -715,8 +740,9 @@ fn kill_minus_nine_and_restart() {
     let full = triage(&world.config, &repo_root().join("examples/posts.jsonl"));
     let all_triage_ids: BTreeSet<String> = full.iter().map(|t| t.id.clone()).collect();
 
-    let mut analyze = world.daemon("analyze", &["analyze"], &[]);
-    let mut route = world.daemon("route-1", &["route"], &[]);
+    // The split shape's analyze stage runs throughout; the fused stage analyzes itself.
+    let mut analyze = (!fused).then(|| world.daemon("analyze", &["analyze"], &[]));
+    let mut route = world.daemon(&format!("{stage}-1"), &[stage], &[]);
     // Posts trickle in (40 every 100 ms, about 7 s for the sample) so that the kill lands
     // while posts are still flowing through both stages.
     let (mut ingest, feeder) = world.ingest_slowly(40, Duration::from_millis(100));
@@ -728,7 +754,9 @@ fn kill_minus_nine_and_restart() {
     let started = Instant::now();
     while ticket_ids(&records).len() < threshold {
         route.process.assert_running("before the kill");
-        analyze.process.assert_running("before the kill");
+        if let Some(analyze) = &mut analyze {
+            analyze.process.assert_running("before the kill");
+        }
         assert!(
             started.elapsed() < OUTPUTS_WITHIN,
             "fewer than {threshold} tickets after {} s: {}\n{}\n{}",
@@ -750,9 +778,9 @@ fn kill_minus_nine_and_restart() {
     // Kafka would rebalance at the timeout either way; waiting suits both.
     std::thread::sleep(Duration::from_secs(10));
     // Where the next route process will start.
-    let committed = committed_offset(&world, &world.groups.1, "earshot.posts.scored");
+    let committed = committed_offset(&world, &group, input);
 
-    let mut route = world.daemon("route-2", &["route"], &[]);
+    let mut route = world.daemon(&format!("{stage}-2"), &[stage], &[]);
     feeder
         .join()
         .expect("the feeder thread")
@@ -764,10 +792,11 @@ fn kill_minus_nine_and_restart() {
         ingest.log_tail()
     );
 
-    let scored = read_all(&world, "earshot.posts.scored", &mut [&mut analyze.process]);
+    let mut analyzing: Vec<&mut Proc> = analyze.iter_mut().map(|d| &mut d.process).collect();
+    let scored = read_all(&world, input, &mut analyzing);
     assert!(
         committed < scored.len(),
-        "the killed route process had committed every scored post ({committed}); nothing was left to take over"
+        "the killed {stage} process had committed every post of {input} ({committed}); nothing was left to take over"
     );
     let position: HashMap<String, usize> = scored
         .iter()
@@ -789,7 +818,10 @@ fn kill_minus_nine_and_restart() {
         |r| {
             dump(r, &world.dir.path().join("outputs.jsonl"));
             let received = http_get(route_port, "/metrics").and_then(|(_, body)| {
-                metric(&body, "earshot_posts_received_total{stage=\"route\"}")
+                metric(
+                    &body,
+                    &format!("earshot_posts_received_total{{stage=\"{stage}\"}}"),
+                )
             });
             format!(
                 "{}; the new route process received {} records from offset {committed}",
@@ -797,10 +829,15 @@ fn kill_minus_nine_and_restart() {
                 received.map_or("?".to_string(), |n| n.to_string())
             )
         },
-        &mut [&mut analyze.process, &mut route.process],
+        &mut analyzing
+            .into_iter()
+            .chain(std::iter::once(&mut route.process))
+            .collect::<Vec<_>>(),
     );
     route.stop();
-    analyze.stop();
+    if let Some(analyze) = &mut analyze {
+        analyze.stop();
+    }
 
     let seen = revisions(&records);
     assert!(
@@ -814,7 +851,7 @@ fn kill_minus_nine_and_restart() {
         .count()
         - seen.len();
     eprintln!(
-        "kill_minus_nine_and_restart: killed route after {before} tickets; committed offset {committed} of {} scored posts; {} ticket revisions as triage, {} conversations open across the kill folded on, {repeated} revisions delivered twice (identical)",
+        "kill_minus_nine_and_restart: killed {stage} after {before} tickets; committed offset {committed} of {} posts of {input}; {} ticket revisions as triage, {} conversations open across the kill folded on, {repeated} revisions delivered twice (identical)",
         scored.len(),
         seen.len(),
         split.len()
