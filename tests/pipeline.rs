@@ -1,6 +1,8 @@
 //! The pipeline on librdkafka's mock cluster ([`earshot_kafka::EmbeddedKafka`]), through the
-//! real stage runner: ingest's publisher, the analyze and route stages on threads, outputs read
-//! back with `isolation.level=read_committed`, and faults injected into the cluster.
+//! real stage runner: ingest's publisher, the analyze and route stages (or the fused stage)
+//! on threads, outputs read back with `isolation.level=read_committed`, and faults injected
+//! into the cluster. The tests of `in_both_shapes!` run once per shape (`NAME::split`,
+//! `NAME::fused`); the others run the split shape, whose two stages they tell apart.
 //!
 //! With one partition per topic and the route stage on the event clock, the pipeline sees the
 //! posts in file order and must reproduce, record for record, what the same analyzer and
@@ -80,6 +82,7 @@ in_both_shapes!(
     garbage_on_the_raw_topic_goes_to_the_dlq,
     produce_and_fetch_and_commit_errors_lose_nothing,
     exactly_once_has_no_duplicates_under_read_committed,
+    backpressure_bounds_what_is_in_flight_and_loses_nothing,
 );
 
 /// The whole sample and the bad lines through ingest, analyze and route: every valid post is
@@ -307,13 +310,12 @@ fn produce_and_fetch_and_commit_errors_lose_nothing(shape: Shape) {
 
 /// A tiny `max_in_flight`: the stages keep stopping to wait for acknowledgements, never hold
 /// more unacknowledged inputs than the limit, and still make exactly the offline outputs.
-#[test]
-fn backpressure_bounds_what_is_in_flight_and_loses_nothing() {
+fn backpressure_bounds_what_is_in_flight_and_loses_nothing(shape: Shape) {
     const LIMIT: usize = 4;
     let fx = Fixture::start_with(1, 1, |s| s.kafka.max_in_flight = LIMIT);
     let lines = example_lines("posts.jsonl");
     let expected = fx.expect(&lines);
-    let stages = [fx.spawn_analyze(), fx.spawn_route()];
+    let stages = fx.spawn_pipeline(shape);
     let mut out = fx.collector(&output_topics(&fx));
     wait_ready(&stages.iter().collect::<Vec<_>>());
     assert_eq!(fx.publish(&lines), (expected.posts, 0), "(valid, invalid)");
@@ -324,28 +326,30 @@ fn backpressure_bounds_what_is_in_flight_and_loses_nothing() {
         std::thread::spawn(move || {
             let mut most = 0;
             while sampling.load(std::sync::atomic::Ordering::Relaxed) {
-                most = most
-                    .max(in_flight(&metrics, "analyze"))
-                    .max(in_flight(&metrics, "route"));
+                most = ["analyze", "route", "process"]
+                    .iter()
+                    .map(|stage| in_flight(&metrics, stage))
+                    .fold(most, i64::max);
                 std::thread::sleep(Duration::from_micros(200));
             }
             most
         })
     };
     wait_until_routed(&fx, &stages, &mut out, &expected);
-    stop(&fx.shutdown, stages.into());
+    stop(&fx.shutdown, stages);
     sampling.store(false, std::sync::atomic::Ordering::Relaxed);
     let most_in_flight = sampler.join().unwrap();
 
     let waited = fx
         .metrics
         .backpressure_seconds
-        .with_label_values(&["analyze"])
+        .with_label_values(&[shape.input_stage()])
         .get();
+    let stage = shape.input_stage();
     eprintln!(
-        "at most {most_in_flight} in flight; analyze waited {waited:.2} s for acknowledgements"
+        "at most {most_in_flight} in flight; {stage} waited {waited:.2} s for acknowledgements"
     );
-    assert!(waited > 0.0, "analyze had to wait for acknowledgements");
+    assert!(waited > 0.0, "{stage} had to wait for acknowledgements");
     assert!(
         most_in_flight as usize <= LIMIT,
         "{most_in_flight} in flight"
