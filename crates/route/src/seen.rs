@@ -10,7 +10,11 @@
 //! threshold and a recount changes nothing that matters).
 //!
 //! For the changelog a bucket is cut into chunks of [`CHUNK`] ids, each its own key, so a
-//! write rewrites the chunk that grew, not the whole bucket.
+//! write rewrites the chunk that grew, not the whole bucket: every counted post rewrites
+//! one chunk, so the chunk size is what a post costs the changelog (16 ids on average, about
+//! 320 bytes). A restore takes the union of a bucket's chunks in key order, whatever size
+//! they were written at (chunks were 256 ids before 2026-11-30: a changelog written then
+//! restores, and the chunks written after never replace an older one's ids).
 
 use std::collections::VecDeque;
 
@@ -19,7 +23,7 @@ use foldhash::HashSet;
 use crate::router::Shard;
 
 /// Ids per changelog record of a bucket.
-pub(crate) const CHUNK: usize = 256;
+pub(crate) const CHUNK: usize = 32;
 /// Ids a shard remembers per bucket.
 pub(crate) const MAX_PER_BUCKET: usize = 100_000;
 
@@ -132,6 +136,9 @@ impl Seen {
             while let Some((_, _, more)) = chunks.next_if(|(s, _, _)| *s == start) {
                 ids.extend(more);
             }
+            // Chunks of another size overlap: each id once, first place kept.
+            let mut once = HashSet::default();
+            ids.retain(|id| once.insert(*id));
             ids.truncate(MAX_PER_BUCKET);
             if seen.bucket_mut(start).len() >= ids.len() {
                 continue;
@@ -240,5 +247,47 @@ mod tests {
             seen.insert(Shard(0), 0, i);
         }
         assert_eq!(seen.len(), MAX_PER_BUCKET);
+    }
+
+    /// A changelog written with 256-id chunks (before the chunk size changed), then added to
+    /// with today's chunks, restores every id.
+    #[test]
+    fn chunks_of_another_size_restore_every_id() {
+        let shard = Shard(0);
+        let ids: Vec<u64> = (0..300).map(|i| post_key(&i.to_string())).collect();
+        let mut log: std::collections::BTreeMap<(i64, u32), Vec<u64>> = [
+            ((60, 0), ids[..256].to_vec()),
+            ((60, 1), ids[256..].to_vec()),
+        ]
+        .into_iter()
+        .collect();
+        for round in 0..3 {
+            let mut seen = Seen::default();
+            seen.track_changes();
+            let chunks = log
+                .iter()
+                .map(|(&(s, c), ids)| (s, c, ids.clone()))
+                .collect();
+            seen.restore(shard, chunks);
+            let before = 300 + round * 50;
+            assert_eq!(seen.len(), before, "round {round}");
+            for i in before..before + 50 {
+                seen.insert(shard, 60, post_key(&i.to_string()));
+            }
+            let mut out = Vec::new();
+            seen.take_changes(&mut out);
+            for (_, start, chunk, ids) in out {
+                log.insert((start, chunk), ids.expect("a bucket still in the window"));
+            }
+        }
+        let mut seen = Seen::default();
+        seen.restore(
+            shard,
+            log.into_iter().map(|((s, c), ids)| (s, c, ids)).collect(),
+        );
+        assert_eq!(seen.len(), 450);
+        for i in 0..450 {
+            assert!(seen.contains(shard, post_key(&i.to_string())), "{i}");
+        }
     }
 }
