@@ -72,13 +72,21 @@ pub struct Post {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lang: Option<String>,
     /// When the author posted it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::time::deserialize_option"
+    )]
     pub created_at: Option<DateTime<Utc>>,
     /// Likes, reposts and replies when the post was collected.
     #[serde(default)]
     pub engagement: Engagement,
     /// When Earshot received it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::time::deserialize_option"
+    )]
     pub received_at: Option<DateTime<Utc>>,
 }
 
@@ -129,7 +137,12 @@ impl Post {
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
             return Err(ModelError::NotAnObject);
         }
-        let post: Post = serde_json::from_slice(bytes)?;
+        // Checking the UTF-8 of the whole record at once is cheaper than serde_json's
+        // checking string by string; when it fails, `from_slice` says where.
+        let post: Post = match std::str::from_utf8(bytes) {
+            Ok(text) => serde_json::from_str(text)?,
+            Err(_) => serde_json::from_slice(bytes)?,
+        };
         post.validate_with(limits)?;
         Ok(post)
     }
