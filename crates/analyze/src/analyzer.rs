@@ -5,6 +5,8 @@ mod watch;
 
 use std::collections::HashMap;
 
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
+
 use earshot_model::{Analysis, Hit, HitKind, Intent, Post, Sentiment};
 use earshot_text::{detect_lang, find_entities, normalize, Entities, Normalized};
 use regex::RegexSet;
@@ -533,7 +535,8 @@ fn dedupe(entries: &[Entry]) -> Vec<Entry> {
             _ => 0,
         }
     };
-    let mut index: HashMap<(&str, u8), usize> = HashMap::new();
+    let mut index: HashMap<(&str, u8), usize, _> =
+        HashMap::with_capacity_and_hasher(entries.len(), Xxh3DefaultBuilder);
     let mut out: Vec<Entry> = Vec::with_capacity(entries.len());
     for entry in entries {
         match index.get(&(entry.term.as_str(), layer(&entry.kind))) {

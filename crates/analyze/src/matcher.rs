@@ -15,6 +15,8 @@
 
 use std::collections::HashMap;
 
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
+
 use aho_corasick::{AhoCorasick, MatchKind};
 use earshot_text::script::is_spaced_word_char;
 use earshot_text::{Entities, Normalized};
@@ -54,7 +56,9 @@ struct Pattern {
 /// Collects patterns and their targets, then builds the automaton.
 #[derive(Debug, Default)]
 pub(crate) struct MatcherBuilder {
-    ids: HashMap<String, usize>,
+    /// Start-up registers tens of thousands of texts: xxh3 rather than SipHash (the texts
+    /// are the operator's own files, not input an attacker chooses).
+    ids: HashMap<String, usize, Xxh3DefaultBuilder>,
     texts: Vec<String>,
     patterns: Vec<Pattern>,
 }
