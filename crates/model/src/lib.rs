@@ -26,6 +26,7 @@ mod error;
 mod incident;
 mod json;
 mod post;
+mod scored_read;
 mod ticket;
 mod time;
 
