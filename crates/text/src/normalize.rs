@@ -57,7 +57,22 @@ impl Normalized {
             let ascii = bytes[at..].iter().position(|b| !b.is_ascii());
             let fast_end = ascii.map_or(source.len(), |n| at + n.saturating_sub(1));
             for (offset, &b) in (at..fast_end).zip(&bytes[at..fast_end]) {
-                self.push(char::from(b.to_ascii_lowercase()), offset, &mut run);
+                let c = char::from(b.to_ascii_lowercase());
+                if c == run.ch {
+                    // A repeat may be an elongation: the general path decides.
+                    self.push(c, offset, &mut run);
+                } else {
+                    // What `push` does with an ASCII character that does not repeat the one
+                    // before (none is invisible or folded): start a run and emit it, one
+                    // byte of text and one of map, without the calls.
+                    run = Run {
+                        ch: c,
+                        len: 1,
+                        at: self.text.len(),
+                    };
+                    self.text.push(c);
+                    self.map.push(to_u32(offset));
+                }
             }
             at = fast_end;
             if at < source.len() {
