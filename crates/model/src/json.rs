@@ -86,33 +86,44 @@ impl Json<'_> {
     /// Floats with at most three decimals (every rounded score) are written directly: their
     /// shortest round-trip form is that decimal, which is what serde_json writes.
     fn f64(&mut self, value: f64) {
-        match exact_thousandths(value) {
-            Some(thousandths) => {
-                if value.is_sign_negative() {
-                    self.out.push(b'-');
-                }
-                let whole = thousandths / 1000;
-                let mut fraction = thousandths % 1000;
-                self.u64(whole);
-                self.out.push(b'.');
-                if fraction == 0 {
-                    self.out.push(b'0');
-                    return;
-                }
-                let mut digits = 3;
-                while fraction % 10 == 0 {
-                    fraction /= 10;
-                    digits -= 1;
-                }
-                let mut text = [b'0'; 3];
-                for slot in text[..digits].iter_mut().rev() {
-                    *slot = b'0' + (fraction % 10) as u8;
-                    fraction /= 10;
-                }
-                self.out.extend_from_slice(&text[..digits]);
-            }
-            None => self.serde(&value),
+        let Some(thousandths) = exact_thousandths(value) else {
+            self.serde(&value);
+            return;
+        };
+        // Below 10⁹: at most a sign, 9 digits, the point and 3 decimals.
+        let mut text = [0u8; 16];
+        let mut len = 0;
+        if value.is_sign_negative() {
+            text[0] = b'-';
+            len = 1;
         }
+        let whole = thousandths / 1000;
+        if whole < 10 {
+            text[len] = b'0' + whole as u8;
+            len += 1;
+        } else {
+            let mut digits = itoa::Buffer::new();
+            let digits = digits.format(whole).as_bytes();
+            text[len..len + digits.len()].copy_from_slice(digits);
+            len += digits.len();
+        }
+        text[len] = b'.';
+        len += 1;
+        // The decimals without trailing zeros, at least one (`1.0`).
+        let fraction = (thousandths % 1000) as u32;
+        let decimals = [fraction / 100, fraction / 10 % 10, fraction % 10];
+        let keep = if fraction.is_multiple_of(100) {
+            1
+        } else if fraction.is_multiple_of(10) {
+            2
+        } else {
+            3
+        };
+        for decimal in &decimals[..keep] {
+            text[len] = b'0' + *decimal as u8;
+            len += 1;
+        }
+        self.out.extend_from_slice(&text[..len]);
     }
 
     /// Whole-second UTC times of years 0–9999 (every platform's) are written directly, as
