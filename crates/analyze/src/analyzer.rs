@@ -5,8 +5,6 @@ mod watch;
 
 use std::collections::HashMap;
 
-use xxhash_rust::xxh3::Xxh3DefaultBuilder;
-
 use earshot_model::{Analysis, Hit, HitKind, Intent, Post, Sentiment};
 use earshot_text::{detect_lang, find_entities, normalize, Entities, Normalized};
 use regex::RegexSet;
@@ -536,7 +534,7 @@ fn dedupe(entries: &[Entry]) -> Vec<Entry> {
         }
     };
     let mut index: HashMap<(&str, u8), usize, _> =
-        HashMap::with_capacity_and_hasher(entries.len(), Xxh3DefaultBuilder);
+        HashMap::with_capacity_and_hasher(entries.len(), foldhash::fast::RandomState::default());
     let mut out: Vec<Entry> = Vec::with_capacity(entries.len());
     for entry in entries {
         match index.get(&(entry.term.as_str(), layer(&entry.kind))) {

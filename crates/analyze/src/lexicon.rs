@@ -312,14 +312,14 @@ impl Lexicon {
     /// the mean valence of the description's words that are in the lexicon so far. Entries
     /// in `emoji.tsv`, loaded after this, override the result for common emoji.
     fn load_emoji_descriptions(&mut self, file: &str, text: &str, problems: &mut Vec<Problem>) {
-        let words: std::collections::HashMap<&str, f64, xxhash_rust::xxh3::Xxh3DefaultBuilder> =
-            self.entries
-                .iter()
-                .filter_map(|e| match e.kind {
-                    EntryKind::Sentiment(v) if e.lang == Lang::En => Some((e.term.as_str(), v)),
-                    _ => None,
-                })
-                .collect();
+        let words: std::collections::HashMap<&str, f64, foldhash::fast::RandomState> = self
+            .entries
+            .iter()
+            .filter_map(|e| match e.kind {
+                EntryKind::Sentiment(v) if e.lang == Lang::En => Some((e.term.as_str(), v)),
+                _ => None,
+            })
+            .collect();
         let mut derived = Vec::new();
         for (line_no, fields) in tsv_lines(text) {
             let (Some(emoji), Some(description)) = (fields.first(), fields.get(1)) else {

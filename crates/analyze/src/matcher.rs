@@ -15,8 +15,6 @@
 
 use std::collections::HashMap;
 
-use xxhash_rust::xxh3::Xxh3DefaultBuilder;
-
 use aho_corasick::{AhoCorasick, MatchKind};
 use earshot_text::script::is_spaced_word_char;
 use earshot_text::{Entities, Normalized};
@@ -56,9 +54,9 @@ struct Pattern {
 /// Collects patterns and their targets, then builds the automaton.
 #[derive(Debug, Default)]
 pub(crate) struct MatcherBuilder {
-    /// Start-up registers tens of thousands of texts: xxh3 rather than SipHash (the texts
-    /// are the operator's own files, not input an attacker chooses).
-    ids: HashMap<String, usize, Xxh3DefaultBuilder>,
+    /// Start-up registers tens of thousands of texts: foldhash rather than SipHash (the
+    /// texts are the operator's own files, not input an attacker chooses).
+    ids: HashMap<String, usize, foldhash::fast::RandomState>,
     texts: Vec<String>,
     patterns: Vec<Pattern>,
 }
