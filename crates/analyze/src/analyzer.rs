@@ -533,7 +533,8 @@ fn dedupe(entries: &[Entry]) -> Vec<Entry> {
             _ => 0,
         }
     };
-    let mut index: HashMap<(&str, u8), usize> = HashMap::new();
+    let mut index: HashMap<(&str, u8), usize, _> =
+        HashMap::with_capacity_and_hasher(entries.len(), foldhash::fast::RandomState::default());
     let mut out: Vec<Entry> = Vec::with_capacity(entries.len());
     for entry in entries {
         match index.get(&(entry.term.as_str(), layer(&entry.kind))) {

@@ -312,7 +312,7 @@ impl Lexicon {
     /// the mean valence of the description's words that are in the lexicon so far. Entries
     /// in `emoji.tsv`, loaded after this, override the result for common emoji.
     fn load_emoji_descriptions(&mut self, file: &str, text: &str, problems: &mut Vec<Problem>) {
-        let words: std::collections::HashMap<&str, f64> = self
+        let words: std::collections::HashMap<&str, f64, foldhash::fast::RandomState> = self
             .entries
             .iter()
             .filter_map(|e| match e.kind {

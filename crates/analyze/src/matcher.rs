@@ -54,7 +54,9 @@ struct Pattern {
 /// Collects patterns and their targets, then builds the automaton.
 #[derive(Debug, Default)]
 pub(crate) struct MatcherBuilder {
-    ids: HashMap<String, usize>,
+    /// Start-up registers tens of thousands of texts: foldhash rather than SipHash (the
+    /// texts are the operator's own files, not input an attacker chooses).
+    ids: HashMap<String, usize, foldhash::fast::RandomState>,
     texts: Vec<String>,
     patterns: Vec<Pattern>,
 }

@@ -109,6 +109,17 @@ impl Stdout {
             .map_err(OutputError::stdout)
     }
 
+    /// Writes one line that `fill` appends to an empty buffer (a record's own JSON writer,
+    /// such as [`earshot_model::write_scored_post`]).
+    pub fn line_with(&mut self, fill: impl FnOnce(&mut Vec<u8>)) -> Result<(), OutputError> {
+        self.scratch.clear();
+        fill(&mut self.scratch);
+        self.scratch.push(b'\n');
+        self.inner
+            .write_all(&self.scratch)
+            .map_err(OutputError::stdout)
+    }
+
     /// Flushes; call before returning, so that a failure is reported.
     pub fn flush(&mut self) -> Result<(), OutputError> {
         self.inner.flush().map_err(OutputError::stdout)

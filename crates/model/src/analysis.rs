@@ -370,7 +370,11 @@ pub struct Reason {
 }
 
 /// A post with its analysis: the record the analyze stage writes and `earshot score` prints.
+///
+/// Read through the same fields spelled out (`scored_read.rs`), not through `flatten`, which
+/// buffers every field first; written faster by [`ScoredPost::write_json`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "crate::scored_read::ScoredPostFields")]
 pub struct ScoredPost {
     #[serde(flatten)]
     pub post: Post,

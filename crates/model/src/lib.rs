@@ -24,8 +24,11 @@
 mod analysis;
 mod error;
 mod incident;
+mod json;
 mod post;
+mod scored_read;
 mod ticket;
+mod time;
 
 pub use analysis::{
     Analysis, Flag, FlagProbabilities, Hit, HitKind, Intent, IntentProbabilities, ModelFeature,
@@ -37,6 +40,7 @@ pub use incident::{
     Incident, IncidentBaseline, IncidentChange, IncidentStatus, IncidentWindow, TermCount,
     INCIDENT_SCHEMA_VERSION,
 };
+pub use json::write_scored_post;
 pub use post::{Author, Engagement, Post, PostLimits, MAX_TEXT_BYTES};
 pub use ticket::{
     Priority, ReasonKind, Ticket, TicketAnalysis, TicketReason, TicketSla, TICKET_SCHEMA_VERSION,

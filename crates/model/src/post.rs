@@ -40,6 +40,18 @@ impl Default for PostLimits {
 /// The UTF-8 byte order mark some editors write at the start of a file.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// Refuses a record larger than `limits` allow.
+fn check_record(size: usize, limits: &PostLimits) -> Result<(), ModelError> {
+    if size > limits.max_record_bytes {
+        return Err(ModelError::Oversize {
+            what: "the record",
+            size,
+            limit: limits.max_record_bytes,
+        });
+    }
+    Ok(())
+}
+
 /// One social-media post.
 ///
 /// `id` and `text` are required; everything else defaults (empty strings, zero counts,
@@ -72,13 +84,21 @@ pub struct Post {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lang: Option<String>,
     /// When the author posted it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::time::deserialize_option"
+    )]
     pub created_at: Option<DateTime<Utc>>,
     /// Likes, reposts and replies when the post was collected.
     #[serde(default)]
     pub engagement: Engagement,
     /// When Earshot received it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::time::deserialize_option"
+    )]
     pub received_at: Option<DateTime<Utc>>,
 }
 
@@ -118,18 +138,36 @@ impl Post {
     /// ids hold no control characters, and nothing is larger than `limits`. A leading UTF-8
     /// byte order mark is ignored.
     pub fn from_json_with(bytes: &[u8], limits: &PostLimits) -> Result<Post, ModelError> {
-        if bytes.len() > limits.max_record_bytes {
-            return Err(ModelError::Oversize {
-                what: "the record",
-                size: bytes.len(),
-                limit: limits.max_record_bytes,
-            });
+        match std::str::from_utf8(bytes) {
+            // Checking the UTF-8 of the whole record at once is cheaper than serde_json's
+            // checking string by string.
+            Ok(text) => Post::from_json_str_with(text, limits),
+            Err(_) => {
+                check_record(bytes.len(), limits)?;
+                let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
+                if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+                    return Err(ModelError::NotAnObject);
+                }
+                // serde_json says where the bytes stop being UTF-8.
+                let post: Post = serde_json::from_slice(bytes)?;
+                post.validate_with(limits)?;
+                Ok(post)
+            }
         }
-        let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
-        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+    }
+
+    /// [`Post::from_json_with`] for a record already known to be UTF-8 (a stage that checked
+    /// it to give its own reason), without checking it again.
+    pub fn from_json_str_with(text: &str, limits: &PostLimits) -> Result<Post, ModelError> {
+        check_record(text.len(), limits)?;
+        let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+        if text
+            .trim_start_matches(|c: char| c.is_ascii_whitespace())
+            .starts_with('[')
+        {
             return Err(ModelError::NotAnObject);
         }
-        let post: Post = serde_json::from_slice(bytes)?;
+        let post: Post = serde_json::from_str(text)?;
         post.validate_with(limits)?;
         Ok(post)
     }
@@ -279,6 +317,39 @@ mod tests {
             Err("invalid_field")
         );
         assert!(code(r#"{"id":"a","text":"tab\tand\nnewline are fine in text"}"#).is_ok());
+    }
+
+    #[test]
+    fn text_and_bytes_read_alike() {
+        let limits = PostLimits {
+            max_record_bytes: 60,
+            ..PostLimits::default()
+        };
+        let records = [
+            "{\"id\":\"1\",\"text\":\"x\"}",
+            "\u{feff}{\"id\":\"1\",\"text\":\"x\"}",
+            " \n[{\"id\":\"1\",\"text\":\"x\"}]",
+            "\u{3000}[]",
+            "{\"id\":\"1\",\"text\":\"x\",\"created_at\":\"2026-11-15T15:00:26Z\"}",
+            "{\"id\":\"1\",\"text\":\"far too long for the limit of sixty bytes\"}",
+            "{\"id\":\" \",\"text\":\"x\"}",
+            "{\"id\":\"1\",",
+            "",
+        ];
+        for record in records {
+            let from_bytes = Post::from_json_with(record.as_bytes(), &limits);
+            let from_text = Post::from_json_str_with(record, &limits);
+            assert_eq!(
+                format!("{from_bytes:?}"),
+                format!("{from_text:?}"),
+                "{record:?}"
+            );
+        }
+        let broken = b"{\"id\":\"1\",\"text\":\"\xff\"}";
+        let error = Post::from_json_with(broken, &limits)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("invalid unicode code point"), "{error}");
     }
 
     #[test]

@@ -57,15 +57,67 @@ impl Normalized {
             let ascii = bytes[at..].iter().position(|b| !b.is_ascii());
             let fast_end = ascii.map_or(source.len(), |n| at + n.saturating_sub(1));
             for (offset, &b) in (at..fast_end).zip(&bytes[at..fast_end]) {
-                self.push(char::from(b.to_ascii_lowercase()), offset, &mut run);
+                let c = char::from(b.to_ascii_lowercase());
+                if c == run.ch {
+                    // A repeat may be an elongation: the general path decides.
+                    self.push(c, offset, &mut run);
+                } else {
+                    // What `push` does with an ASCII character that does not repeat the one
+                    // before (none is invisible or folded): start a run and emit it, one
+                    // byte of text and one of map, without the calls.
+                    run = Run {
+                        ch: c,
+                        len: 1,
+                        at: self.text.len(),
+                    };
+                    self.text.push(c);
+                    self.map.push(to_u32(offset));
+                }
             }
             at = fast_end;
             if at < source.len() {
-                at = self.cluster(source, at, &mut cluster, &mut run);
+                let after_cjk = self.plain_cjk_run(source, at, &mut run);
+                at = if after_cjk > at {
+                    after_cjk
+                } else {
+                    self.cluster(source, at, &mut cluster, &mut run)
+                };
             }
         }
         self.scratch = cluster;
         self.map.push(to_u32(source.len()));
+    }
+
+    /// Pushes the kana and kanji from byte `at` of `source` that stand alone (followed by
+    /// ASCII, another kana or kanji, or the end) and returns where it stopped (`at` when it
+    /// pushed nothing). This is what [`Normalized::cluster`] does with each of them, without
+    /// building a cluster: nothing combines with them, and they have no case and are their
+    /// own NFKC form.
+    fn plain_cjk_run(&mut self, source: &str, mut at: usize, run: &mut Run) -> usize {
+        let mut chars = source[at..].chars().peekable();
+        while let Some(c) = chars.next() {
+            let alone = chars
+                .peek()
+                .is_none_or(|&next| next.is_ascii() || is_plain_cjk(next));
+            if !is_plain_cjk(c) || !alone {
+                break;
+            }
+            if c == run.ch {
+                // A repeat may be an elongation: the general path decides.
+                self.push(c, at, run);
+            } else {
+                // What `push` does with a character that needs no mapping and does not
+                // repeat the one before.
+                *run = Run {
+                    ch: c,
+                    len: 1,
+                    at: self.text.len(),
+                };
+                self.emit(c, at);
+            }
+            at += c.len_utf8();
+        }
+        at
     }
 
     /// Normalises the character cluster at byte `at` of `source` (a character and the marks
@@ -264,6 +316,46 @@ fn is_plain_cjk(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `normalize` without its short paths: every character through `cluster`.
+    fn general(source: &str) -> Normalized {
+        let mut n = Normalized::new();
+        let (mut run, mut cluster, mut at) = (Run::default(), String::new(), 0);
+        while at < source.len() {
+            at = n.cluster(source, at, &mut cluster, &mut run);
+        }
+        n.map.push(to_u32(source.len()));
+        n
+    }
+
+    #[test]
+    fn short_paths_change_nothing() {
+        // Every pair and triple of characters the short paths treat differently: ASCII,
+        // kana and kanji (alone, repeated, elongated), and what combines, vanishes or folds.
+        let pieces = [
+            "a", "A", "o", "w", "1", "!", "'", "\u{0}", "あ", "ア", "ー", "草", "ｗ", "ｶ", "ﾞ",
+            "\u{3099}", "\u{301C}", "\u{200B}", "\u{FE0F}", "\u{2019}", "é", "e\u{301}", "😡",
+            "。", "Ａ",
+        ];
+        let mut texts = Vec::new();
+        for a in pieces {
+            for b in pieces {
+                texts.push(format!("{a}{b}"));
+                for c in pieces {
+                    texts.push(format!("{a}{b}{c}"));
+                    texts.push(format!("{a}{a}{a}{b}{c}{c}{c}"));
+                }
+            }
+        }
+        let mut n = Normalized::new();
+        for text in texts {
+            n.normalize(&text);
+            let expected = general(&text);
+            assert_eq!(n.text, expected.text, "{text:?}");
+            assert_eq!(n.map, expected.map, "{text:?}");
+            assert_eq!(n.elongated, expected.elongated, "{text:?}");
+        }
+    }
 
     #[test]
     fn width_and_case() {

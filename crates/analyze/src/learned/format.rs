@@ -125,8 +125,13 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Model, ModelFileError> {
             )));
         }
         previous = Some(index);
-        for w in &mut weights[index * Output::COUNT..(index + 1) * Output::COUNT] {
-            *w = f32::from_le_bytes(r.array()?);
+        // A whole row at once: the built-in model is read at every start.
+        let row = r.take(4 * Output::COUNT)?;
+        let slots = &mut weights[index * Output::COUNT..(index + 1) * Output::COUNT];
+        for (w, bytes) in slots.iter_mut().zip(row.chunks_exact(4)) {
+            let mut le = [0u8; 4];
+            le.copy_from_slice(bytes);
+            *w = f32::from_le_bytes(le);
         }
     }
     if r.at != r.bytes.len() {

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use chrono::Utc;
 use earshot_analyze::Scratch;
-use earshot_model::{Post, PostLimits, ScoredPost};
+use earshot_model::{write_scored_post, Post, PostLimits};
 
 use crate::lines::{Line, Lines};
 use crate::output::{self, Stdout};
@@ -77,7 +77,7 @@ pub fn run(config: Option<&Path>, input: Option<&Path>, explain: bool) -> Result
     let mut scored = 0usize;
     let invalid = for_each_post(reader, &settings.limits, |post| {
         let analysis = analyzer.analyze_with(&post, &mut scratch);
-        out.json_line(&ScoredPost { post, analysis })?;
+        out.line_with(|buf| write_scored_post(&post, &analysis, buf))?;
         scored += 1;
         Ok(())
     })?;
@@ -89,5 +89,66 @@ pub fn run(config: Option<&Path>, input: Option<&Path>, explain: bool) -> Result
         Ok(ExitCode::from(1))
     } else {
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use earshot_model::ScoredPost;
+
+    use super::*;
+
+    fn repo(path: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(path)
+    }
+
+    /// The example posts, and every text of the project's data as a post.
+    fn posts() -> Vec<Post> {
+        let examples = std::fs::read_to_string(repo("examples/posts.jsonl")).unwrap();
+        let mut posts: Vec<Post> = examples
+            .lines()
+            .map(|line| Post::from_json(line.as_bytes()).unwrap())
+            .collect();
+        for name in [
+            "en_customer_care.tsv",
+            "ja_customer_care.tsv",
+            "probes_en.tsv",
+            "probes_ja.tsv",
+        ] {
+            let data = std::fs::read_to_string(repo("tests/data").join(name)).unwrap();
+            for (i, line) in data.lines().skip(1).enumerate() {
+                posts.push(Post {
+                    id: format!("{name}:{i}"),
+                    text: line.rsplit('\t').next().unwrap_or_default().to_string(),
+                    ..posts[i % 100].clone()
+                });
+            }
+        }
+        posts
+    }
+
+    #[test]
+    fn the_fast_writer_writes_what_serde_writes_for_every_post() {
+        let settings = Settings::load(Some(&repo("examples/earshot.toml"))).unwrap();
+        let mut scratch = Scratch::new();
+        let posts = posts();
+        for explain in [false, true] {
+            let analyzer = settings.analyzer().unwrap().with_explanation(explain);
+            for post in &posts {
+                let analysis = analyzer.analyze_with(post, &mut scratch);
+                let scored = ScoredPost {
+                    post: post.clone(),
+                    analysis,
+                };
+                let mut fast = Vec::new();
+                write_scored_post(&scored.post, &scored.analysis, &mut fast);
+                let reference = serde_json::to_vec(&scored).unwrap();
+                assert!(fast == reference, "post {} (explain: {explain})", post.id);
+            }
+        }
     }
 }
