@@ -61,9 +61,8 @@ impl AnalyzeProcessor {
 
 /// Encodes a scored post within `max_bytes`, cutting the explanation as far as needed.
 pub fn encode_within(scored: &mut ScoredPost, max_bytes: usize) -> Result<Vec<u8>, Reject> {
-    let encode = |scored: &ScoredPost| {
-        serde_json::to_vec(scored).map_err(|e| Reject::new("encode_failed", e.to_string()))
-    };
+    // The hand-written writer: serde_json's bytes, and it cannot fail.
+    let encode = |scored: &ScoredPost| -> Result<Vec<u8>, Reject> { Ok(scored.to_json_vec()) };
     let mut payload = encode(scored)?;
     for items in EXPLANATION_ITEMS {
         if payload.len() <= max_bytes {
@@ -88,10 +87,9 @@ pub fn encode_within(scored: &mut ScoredPost, max_bytes: usize) -> Result<Vec<u8
 /// Decodes a post from a record, with the reason when it cannot be.
 pub fn decode_post(payload: Option<&[u8]>, limits: &PostLimits) -> Result<Post, Reject> {
     let bytes = payload.ok_or_else(|| Reject::new("empty_record", "the record has no payload"))?;
-    if std::str::from_utf8(bytes).is_err() {
-        return Err(Reject::new("invalid_utf8", "the payload is not UTF-8"));
-    }
-    Post::from_json_with(bytes, limits).map_err(|e| Reject::new(e.code(), e.to_string()))
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| Reject::new("invalid_utf8", "the payload is not UTF-8"))?;
+    Post::from_json_str_with(text, limits).map_err(|e| Reject::new(e.code(), e.to_string()))
 }
 
 impl crate::reload::swap::Reconfigure for AnalyzeProcessor {
