@@ -17,8 +17,12 @@ use serde::Serialize;
 
 use crate::{
     Analysis, Author, Engagement, Hit, HitKind, ModelFeature, ModelOutput, Post, Reason,
-    ScoredPost, WatchMatch, WatchTerm,
+    ScoredPost, Sentiment, WatchMatch, WatchTerm,
 };
+
+mod ticket;
+
+pub use ticket::{write_tagged_ticket, write_ticket};
 
 impl ScoredPost {
     /// Appends the scored post as JSON to `out` (no newline): the bytes of
@@ -271,11 +275,9 @@ impl Json<'_> {
         } = analysis;
         self.raw("{\"lang\":");
         self.str(lang);
-        self.raw(",\"sentiment\":{\"score\":");
-        self.f64(sentiment.score);
-        self.raw(",\"label\":\"");
-        self.raw(sentiment.label.as_str());
-        self.raw("\"},\"intents\":");
+        self.raw(",\"sentiment\":");
+        self.sentiment(sentiment);
+        self.raw(",\"intents\":");
         self.list(intents, |json, intent| json.name(intent.as_str()));
         self.raw(",\"urgency\":");
         self.f64(*urgency);
@@ -298,6 +300,15 @@ impl Json<'_> {
             self.raw(",\"model\":");
             self.model(model);
         }
+        self.raw("}");
+    }
+
+    fn sentiment(&mut self, sentiment: &Sentiment) {
+        let Sentiment { score, label } = sentiment;
+        self.raw("{\"score\":");
+        self.f64(*score);
+        self.raw(",\"label\":");
+        self.name(label.as_str());
         self.raw("}");
     }
 

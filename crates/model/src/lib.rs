@@ -40,7 +40,7 @@ pub use incident::{
     Incident, IncidentBaseline, IncidentChange, IncidentStatus, IncidentWindow, TermCount,
     INCIDENT_SCHEMA_VERSION,
 };
-pub use json::write_scored_post;
+pub use json::{write_scored_post, write_tagged_ticket, write_ticket};
 pub use post::{Author, Engagement, Post, PostLimits, MAX_TEXT_BYTES};
 pub use ticket::{
     Priority, ReasonKind, Ticket, TicketAnalysis, TicketReason, TicketSla, TICKET_SCHEMA_VERSION,

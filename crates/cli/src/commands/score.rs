@@ -93,21 +93,21 @@ pub fn run(config: Option<&Path>, input: Option<&Path>, explain: bool) -> Result
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::path::PathBuf;
 
     use earshot_model::ScoredPost;
 
     use super::*;
 
-    fn repo(path: &str) -> PathBuf {
+    pub(crate) fn repo(path: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../..")
             .join(path)
     }
 
     /// The example posts, and every text of the project's data as a post.
-    fn posts() -> Vec<Post> {
+    pub(crate) fn posts() -> Vec<Post> {
         let examples = std::fs::read_to_string(repo("examples/posts.jsonl")).unwrap();
         let mut posts: Vec<Post> = examples
             .lines()

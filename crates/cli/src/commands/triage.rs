@@ -109,3 +109,48 @@ fn print_summary(summary: &Summary) -> Result<(), OutputError> {
     ))?;
     note(format_args!("  unrouted: {}", summary.unrouted))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::commands::score::tests::{posts, repo};
+
+    /// The route stage encodes its outputs with [`RouteOutput::write_json`] (tickets through
+    /// the hand-written writer): byte for byte what serde_json writes, on every output the
+    /// example configuration makes of the example posts and the project's data.
+    #[test]
+    fn the_fast_writer_writes_what_serde_writes_for_every_output() {
+        let settings = Settings::load(Some(&repo("examples/earshot.toml"))).unwrap();
+        let analyzer = Arc::new(settings.analyzer().unwrap());
+        let router = settings.router(&analyzer).unwrap();
+        let mut pipeline = Pipeline::new(analyzer, router);
+        let mut outputs = Vec::new();
+        for post in posts() {
+            pipeline.push(post, &mut outputs);
+        }
+        pipeline.finish(&mut outputs);
+        let mut tickets = 0;
+        let mut fast = Vec::new();
+        for output in &outputs {
+            fast.clear();
+            output.write_json(&mut fast).unwrap();
+            let reference = serde_json::to_vec(output).unwrap();
+            assert!(
+                fast == reference,
+                "{}\n{}",
+                String::from_utf8_lossy(&fast),
+                String::from_utf8_lossy(&reference)
+            );
+            tickets += usize::from(output.as_ticket().is_some());
+        }
+        // Enough tickets, revisions and incidents that the comparison means something.
+        assert!(tickets > 100, "{tickets} tickets");
+        assert!(outputs.iter().any(|o| o.as_incident().is_some()));
+        assert!(outputs
+            .iter()
+            .filter_map(RouteOutput::as_ticket)
+            .any(|t| t.revision > 1 && t.due_at.is_some() && t.team.is_some()));
+    }
+}

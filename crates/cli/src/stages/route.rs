@@ -266,7 +266,8 @@ impl RouteProcessor {
                     )
                 }
             };
-            let payload = serde_json::to_vec(&output)
+            let payload = output
+                .to_json_vec()
                 .map_err(|e| Reject::new("encode_failed", e.to_string()))?;
             out.push(Output::new(record.0, Some(record.1), payload, record.2));
         }
