@@ -142,15 +142,6 @@ pub enum Shape {
 }
 
 impl Shape {
-    /// The shape of stages started by [`crate::daemon::spawn_pipeline`].
-    pub fn of(stages: &[crate::daemon::RunningStage]) -> Shape {
-        if stages.iter().any(|s| s.name == "process") {
-            Shape::Fused
-        } else {
-            Shape::Split
-        }
-    }
-
     /// The stage that reads raw posts (its name in metrics).
     pub fn input_stage(self) -> &'static str {
         match self {

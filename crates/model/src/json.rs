@@ -16,7 +16,7 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::Serialize;
 
 use crate::{
-    Analysis, Author, Engagement, Hit, HitKind, ModelFeature, ModelOutput, Post, Reason,
+    Analysis, Author, Engagement, Hit, HitKind, Intent, ModelFeature, ModelOutput, Post, Reason,
     ScoredPost, Sentiment, WatchMatch, WatchTerm,
 };
 
@@ -255,6 +255,31 @@ impl Json<'_> {
         self.raw("}");
     }
 
+    /// The scores an analysis and a ticket's analysis share, in their order, after the
+    /// opening brace: `{"lang":…,"watch":[…]`.
+    fn scores(
+        &mut self,
+        lang: &str,
+        sentiment: &Sentiment,
+        intents: &[Intent],
+        urgency: f64,
+        influence: f64,
+        watch: &[WatchMatch],
+    ) {
+        self.raw("{\"lang\":");
+        self.str(lang);
+        self.raw(",\"sentiment\":");
+        self.sentiment(sentiment);
+        self.raw(",\"intents\":");
+        self.list(intents, |json, intent| json.name(intent.as_str()));
+        self.raw(",\"urgency\":");
+        self.f64(urgency);
+        self.raw(",\"influence\":");
+        self.f64(influence);
+        self.raw(",\"watch\":");
+        self.list(watch, Self::watch_match);
+    }
+
     fn analysis(&mut self, analysis: &Analysis) {
         let Analysis {
             lang,
@@ -273,18 +298,7 @@ impl Json<'_> {
             flags,
             model,
         } = analysis;
-        self.raw("{\"lang\":");
-        self.str(lang);
-        self.raw(",\"sentiment\":");
-        self.sentiment(sentiment);
-        self.raw(",\"intents\":");
-        self.list(intents, |json, intent| json.name(intent.as_str()));
-        self.raw(",\"urgency\":");
-        self.f64(*urgency);
-        self.raw(",\"influence\":");
-        self.f64(*influence);
-        self.raw(",\"watch\":");
-        self.list(watch, Self::watch_match);
+        self.scores(lang, sentiment, intents, *urgency, *influence, watch);
         self.non_empty_list(",\"hits\":", hits, Self::hit);
         self.non_empty_list(",\"urgency_reasons\":", urgency_reasons, Self::reason);
         self.non_empty_list(",\"influence_reasons\":", influence_reasons, Self::reason);

@@ -86,7 +86,7 @@ pub fn run(config: Option<&Path>, inputs: &[PathBuf], json: bool, quiet: bool) -
         &shutdown,
         &|| None,
     );
-    let shape = Shape::of(&stages);
+    let shape = settings.pipeline.shape;
 
     let topics = &settings.kafka.topics;
     let ticket_topics: Vec<String> = queues.iter().map(|q| topics.tickets(q)).collect();

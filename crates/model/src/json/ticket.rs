@@ -150,18 +150,7 @@ impl Json<'_> {
             watch,
             flags,
         } = analysis;
-        self.raw("{\"lang\":");
-        self.str(lang);
-        self.raw(",\"sentiment\":");
-        self.sentiment(sentiment);
-        self.raw(",\"intents\":");
-        self.list(intents, |json, intent| json.name(intent.as_str()));
-        self.raw(",\"urgency\":");
-        self.f64(*urgency);
-        self.raw(",\"influence\":");
-        self.f64(*influence);
-        self.raw(",\"watch\":");
-        self.list(watch, Self::watch_match);
+        self.scores(lang, sentiment, intents, *urgency, *influence, watch);
         // `#[serde(default)]` only matters when reading: the list is always written.
         self.raw(",\"flags\":");
         self.list(flags, |json, flag| json.name(flag.as_str()));
