@@ -19,7 +19,18 @@ fn route_replica(
     metrics: &Metrics,
     shutdown: &earshot_kafka::Shutdown,
 ) -> Stage {
-    let (kafka, limits) = (&fx.settings.kafka, fx.settings.limits);
+    route_replica_with(fx, &fx.settings.kafka, shape, metrics, shutdown)
+}
+
+/// [`route_replica`] with other Kafka settings (another consumer group).
+fn route_replica_with(
+    fx: &Fixture,
+    kafka: &earshot_pipeline::KafkaConfig,
+    shape: Shape,
+    metrics: &Metrics,
+    shutdown: &earshot_kafka::Shutdown,
+) -> Stage {
+    let limits = fx.settings.limits;
     Stage::Daemon(match shape {
         Shape::Split => earshot::daemon::spawn_route(
             kafka,
@@ -234,5 +245,97 @@ fn route_state_moves_with_its_partition_and_a_replay_changes_nothing(shape: Shap
         replayed_tickets.is_empty(),
         "{} posts replayed made ticket records: {replayed_tickets:?}",
         replayed
+    );
+}
+
+/// The crash at-least-once allows: the state reached the changelog, the offsets behind it
+/// were not committed yet. Replica a routes every post and stops; replica b joins another
+/// consumer group, with no offsets (as if none had been committed), restores the state of
+/// the end from the same changelog and reads every post again. Each of them is already in the state: b makes no ticket record at all. (A
+/// post routed before its conversation's ticket opened, routed again against the restored
+/// ticket, would otherwise fold into it as a revision nothing made before.)
+mod a_restart_behind_the_state_changes_no_ticket {
+    #[test]
+    fn split() {
+        super::a_restart_behind_the_state_changes_no_ticket(earshot::settings::Shape::Split);
+    }
+    #[test]
+    fn fused() {
+        super::a_restart_behind_the_state_changes_no_ticket(earshot::settings::Shape::Fused);
+    }
+}
+
+fn a_restart_behind_the_state_changes_no_ticket(shape: Shape) {
+    let fx = Fixture::start(1, 1);
+    let lines = example_lines("posts.jsonl");
+    let expected = fx.expect(&lines);
+    let stage = shape.output_stage();
+    let analyze = match shape {
+        Shape::Split => vec![fx.spawn_analyze()],
+        Shape::Fused => Vec::new(),
+    };
+    let (first, second) = (Metrics::unregistered(), Metrics::unregistered());
+    let (stop_a, stop_b) = (fx.new_shutdown(), fx.new_shutdown());
+    let a = route_replica(&fx, shape, &first, &stop_a);
+    wait_ready(&with(&analyze, &a));
+    let mut out = fx.collector(&output_topics(&fx));
+    fx.publish(&lines);
+    let to_read = to_read(shape, &expected);
+    wait_for_route(
+        &fx,
+        stage,
+        "replica a to route every post",
+        &with(&analyze, &a),
+        &[&first],
+        (to_read, expected.post_outputs()),
+        &mut out,
+    );
+    stop(&stop_a, vec![a]);
+    let before: Vec<Routed> = route_outputs(&fx, &out)
+        .into_iter()
+        .filter(|r| matches!(r, Routed::Ticket { .. }))
+        .collect();
+
+    let mut kafka = fx.settings.kafka.clone();
+    kafka.groups.route.push_str("-uncommitted");
+    kafka.groups.process.push_str("-uncommitted");
+    let b = route_replica_with(&fx, &kafka, shape, &second, &stop_b);
+    wait_ready(&with(&analyze, &b));
+    wait_for(
+        "replica b to read every post again",
+        ROUTED_WITHIN,
+        &with(&analyze, &b),
+        || {
+            out.poll_for(Duration::from_millis(100));
+            let read = received(&second, stage) as usize;
+            match read >= to_read && in_flight(&second, stage) == 0 {
+                true => Ok(()),
+                false => Err(format!("read {read}/{to_read}")),
+            }
+        },
+    );
+    out.settle(QUIET, Duration::from_secs(10));
+    stop(&stop_b, vec![b]);
+    stop(&fx.shutdown, analyze);
+    let again: Vec<Routed> = route_outputs(&fx, &out)
+        .into_iter()
+        .filter(|r| matches!(r, Routed::Ticket { .. }))
+        .skip(before.len())
+        .collect();
+    let new: Vec<&Routed> = again.iter().filter(|r| !before.contains(r)).collect();
+    assert!(
+        again.is_empty(),
+        "{} ticket records after the restart behind the state, {} of them revisions replica a never made: {:?}",
+        again.len(),
+        new.len(),
+        new.iter().take(5).collect::<Vec<_>>()
+    );
+    let replayed = second
+        .posts_discarded
+        .with_label_values(&["route", "replayed"])
+        .get();
+    assert!(
+        replayed > 0,
+        "replica b counted no post as replayed (earshot_posts_discarded_total{{reason=\"replayed\"}})"
     );
 }

@@ -10,7 +10,9 @@
 //! A message may also hold back outputs (state writes, see [`Output::state`]) until its
 //! other outputs are acknowledged: they are released in offset order, once the message and
 //! every earlier one of its partition have no other output waiting, and then count as its
-//! outputs too.
+//! outputs too. So a state write in the changelog means every output of its message and of
+//! the messages before it was delivered: a stage that restores the state may skip those
+//! messages when they come again.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -22,6 +24,9 @@ struct Message {
     left: u32,
     /// Outputs held back until `left` reaches 0 here and in every earlier message.
     held: Vec<Output>,
+    /// Whether held outputs were released: `left` then counts only those, which hold no
+    /// later message back.
+    released: bool,
 }
 
 #[derive(Debug, Default)]
@@ -105,15 +110,14 @@ impl OffsetTracker {
         let mut out = Vec::new();
         for (&partition, p) in &mut self.partitions {
             for (&offset, message) in &mut p.waiting {
-                // Only a message that still holds outputs blocks the later ones: state writes
-                // of one key must go out in input order; other outputs need no order here.
-                if message.held.is_empty() {
-                    continue;
-                }
-                if message.left > 0 {
+                // A message whose own outputs are not all acknowledged holds back the state
+                // writes of every later one; released state writes hold nothing back (the
+                // producer keeps their order).
+                if message.left > 0 && !message.released {
                     break;
                 }
-                message.left = message.held.len() as u32;
+                message.released = true;
+                message.left += message.held.len() as u32;
                 out.extend(message.held.drain(..).map(|o| (partition, offset, o)));
             }
         }
@@ -297,6 +301,23 @@ mod tests {
         t.ack(0, 12);
         assert_eq!(t.committable(0), Some(13));
         assert_eq!(t.waiting(), 0);
+    }
+
+    #[test]
+    fn held_outputs_wait_for_earlier_messages_without_state_writes() {
+        let mut t = OffsetTracker::new();
+        t.begin(0, 5, 1);
+        t.begin_holding(0, 6, 1, vec![state(6)]);
+        t.ack(0, 6);
+        assert!(
+            t.release().is_empty(),
+            "5's output is not acknowledged: the state of 6 may not say 6 is done"
+        );
+        t.ack(0, 5);
+        let released: Vec<i64> = t.release().into_iter().map(|(_, o, _)| o).collect();
+        assert_eq!(released, [6]);
+        t.ack(0, 6);
+        assert_eq!(t.committable(0), Some(7));
     }
 
     #[test]

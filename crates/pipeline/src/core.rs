@@ -112,6 +112,23 @@ impl Routing {
         }
     }
 
+    /// The event clock's time, on the event clock (none on the wall clock, or before any
+    /// post): what a restored shard's clock is written as.
+    pub fn event_time(&self) -> Option<DateTime<Utc>> {
+        match self.clock {
+            RouteClock::Wall => None,
+            RouteClock::Event => self.event.now(),
+        }
+    }
+
+    /// Moves the event clock forward to `at`, a restored shard's time (never back; nothing
+    /// on the wall clock).
+    pub fn restore_event_time(&mut self, at: DateTime<Utc>) {
+        if self.clock == RouteClock::Event {
+            self.event.observe(Some(at), at);
+        }
+    }
+
     /// Routes a post of input partition `shard` (its state lives there).
     pub fn route(
         &mut self,

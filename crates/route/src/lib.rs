@@ -95,4 +95,4 @@ pub use load::{parse_duration, ConfigFile};
 pub use output::{RouteOutput, Unrouted};
 pub use router::{Router, RouterStats, Shard};
 pub use rules::{Actions, Conditions, Rule};
-pub use state::{Restored, StateRecord};
+pub use state::{Position, Restored, StateRecord};

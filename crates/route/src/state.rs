@@ -12,8 +12,17 @@
 //! | `["c", watchlist, intent, bucket start]`: a shard's count | `{"v":1,"count":n}` |
 //! | `["s", watchlist, intent]`: what spike detection learned | [`SpikeRecord`] |
 //! | `p/<bucket start>/<chunk>`: posts a shard counted in a bucket | `{"v":1,"ids":[hash, …]}` |
+//! | `o`: how far the shard's input is applied to the records before it | [`Position`] |
 //!
 //! A tombstone (no value) forgets a key: an expired conversation, a bucket out of the window.
+//!
+//! The position makes a restart behind the state harmless. Under at-least-once a changelog
+//! may hold the effects of input records whose offsets were not committed yet; a replica
+//! restoring it reads those records again. Routed again against state that already holds
+//! them (and what came after), a post could fold into a ticket its conversation opened only
+//! later. The stage writes the position after the state writes of each input record (they
+//! go out only once every earlier output is acknowledged), and skips the records the
+//! restored position covers.
 
 use chrono::{DateTime, Utc};
 use earshot_model::{IncidentBaseline, Intent, Priority};
@@ -39,6 +48,49 @@ pub struct Restored {
     pub seen: usize,
     /// Records that could not be read (logged by the caller and left out).
     pub skipped: usize,
+    /// How far the shard's input was applied, when a position was written.
+    pub position: Option<Position>,
+}
+
+/// How far a shard's input is applied to its state: every input record up to `offset`
+/// (inclusive) has had its outputs delivered and its state written, and the event clock
+/// stood at `clock` (none on the wall clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub offset: i64,
+    pub clock: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct PositionRecord {
+    v: u32,
+    offset: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    clock: Option<DateTime<Utc>>,
+}
+
+impl Position {
+    /// The changelog record of this position for `shard`.
+    pub fn record(&self, shard: Shard) -> StateRecord {
+        let record = PositionRecord {
+            v: 1,
+            offset: self.offset,
+            clock: self.clock,
+        };
+        StateRecord {
+            shard,
+            key: StateKey::Position.encode(),
+            value: serde_json::to_vec(&record).ok(),
+        }
+    }
+
+    pub(crate) fn decode(value: &[u8]) -> Option<Position> {
+        let record: PositionRecord = serde_json::from_slice(value).ok()?;
+        Some(Position {
+            offset: record.offset,
+            clock: record.clock,
+        })
+    }
 }
 
 /// What a changelog key stands for.
@@ -59,6 +111,8 @@ pub(crate) enum StateKey {
         start: i64,
         chunk: u32,
     },
+    /// How far the shard's input is applied.
+    Position,
 }
 
 impl StateKey {
@@ -74,10 +128,14 @@ impl StateKey {
                 serde_json::to_string(&("s", watchlist, intent)).unwrap_or_default()
             }
             StateKey::Seen { start, chunk } => format!("p/{start}/{chunk}"),
+            StateKey::Position => "o".to_string(),
         }
     }
 
     pub fn decode(key: &str) -> Option<StateKey> {
+        if key == "o" {
+            return Some(StateKey::Position);
+        }
         if let Some(hex) = key.strip_prefix("t/") {
             return u128::from_str_radix(hex, 16).ok().map(StateKey::Ticket);
         }
@@ -200,6 +258,7 @@ mod tests {
                 start: -60,
                 chunk: 3,
             },
+            StateKey::Position,
         ] {
             assert_eq!(
                 StateKey::decode(&key.encode()),
@@ -210,5 +269,17 @@ mod tests {
         assert_eq!(StateKey::decode("garbage"), None);
         assert_eq!(StateKey::decode("t/xyz"), None);
         assert_eq!(StateKey::decode("p/12"), None);
+    }
+
+    #[test]
+    fn a_position_round_trips_with_and_without_a_clock() {
+        for clock in [None, Some("2026-11-30T12:00:01Z".parse().unwrap())] {
+            let position = Position { offset: 41, clock };
+            let record = position.record(Shard(3));
+            assert_eq!((record.shard, record.key.as_str()), (Shard(3), "o"));
+            let value = record.value.expect("a value");
+            assert_eq!(Position::decode(&value), Some(position));
+        }
+        assert_eq!(Position::decode(b"{\"v\":1}"), None, "no offset");
     }
 }

@@ -58,6 +58,9 @@ impl ProcessProcessor {
 
 impl Processor for ProcessProcessor {
     fn process(&mut self, input: &Input<'_>, out: &mut Vec<Output>) -> Result<(), Reject> {
+        if self.route.replayed(input) {
+            return Ok(());
+        }
         let Some(mut scored) = self.analyze.score_record(input)? else {
             return Ok(());
         };
@@ -66,8 +69,7 @@ impl Processor for ProcessProcessor {
         } else {
             self.fit(input, &mut scored)?;
         }
-        self.route
-            .route_scored(input.partition, scored, input.ingested_at_ms, out)
+        self.route.route_scored(input, scored, out)
     }
 
     fn tick(&mut self, out: &mut Vec<Output>) {

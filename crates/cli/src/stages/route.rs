@@ -9,6 +9,11 @@
 //! transaction of its input under exactly-once; after its input's other outputs are
 //! acknowledged under at-least-once), and a partition assigned to this replica is restored
 //! from its changelog, read to its end, before its first record is processed.
+//!
+//! After the state writes of each record comes the partition's [`Position`]: its offset and
+//! the event clock. A replica that restores a partition skips the records the position
+//! covers (at-least-once may have written their state without committing their offsets)
+//! and starts its clock where the state left it.
 
 use chrono::{DateTime, Utc};
 use earshot_kafka::{Input, Output, Processor, Reject};
@@ -16,7 +21,7 @@ use earshot_model::{PostLimits, ScoredPost, INCIDENT_SCHEMA_VERSION, TICKET_SCHE
 use earshot_pipeline::{Metrics, RouteClock, Routing, Topics};
 use std::time::Duration;
 
-use earshot_route::{RouteOutput, Router, Shard, SpikeCounts, StateRecord};
+use earshot_route::{Position, RouteOutput, Router, Shard, SpikeCounts, StateRecord};
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
@@ -53,6 +58,19 @@ pub struct RouteProcessor {
     /// Posts dated too far ahead are refused, so that one cannot drag the event clock.
     limits: PostLimits,
     changelog: Option<Changelog>,
+    /// Per input partition owned: how far its input is applied to the state.
+    applied: HashMap<i32, Applied>,
+}
+
+/// How far one input partition is applied to the state in the changelog.
+#[derive(Debug, Default)]
+struct Applied {
+    /// The position restored with the partition: its records up to this offset are in the
+    /// state already.
+    restored: Option<i64>,
+    /// The last record routed, and whether its position is written.
+    last: Option<i64>,
+    written: bool,
 }
 
 /// The changelog reader's client context: reaching the end of a partition is how a restore
@@ -109,6 +127,7 @@ impl RouteProcessor {
             outputs: Vec::new(),
             limits: PostLimits::default(),
             changelog: None,
+            applied: HashMap::new(),
         }
     }
 
@@ -124,21 +143,79 @@ impl RouteProcessor {
         self
     }
 
-    /// The state changes since the last call, as changelog writes.
-    fn write_state(&mut self, out: &mut Vec<Output>) {
+    /// The state changes since the last call, as changelog writes: whether one is for
+    /// `partition`.
+    fn write_state(&mut self, out: &mut Vec<Output>, partition: Option<i32>) -> bool {
         let Some(changelog) = &mut self.changelog else {
-            return;
+            return false;
         };
         self.routing.router_mut().take_state(&mut changelog.scratch);
+        let mut wrote = false;
         for record in changelog.scratch.drain(..) {
+            let to = i32::try_from(record.shard.0).unwrap_or(i32::MAX);
+            wrote |= Some(to) == partition;
             out.push(Output::state(
                 changelog.topic.clone(),
-                i32::try_from(record.shard.0).unwrap_or(i32::MAX),
+                to,
                 record.key,
                 record.value,
                 1,
             ));
         }
+        wrote
+    }
+
+    /// The position of `partition` after its record at `offset`: written at once when the
+    /// record changed the state (a restore must know that record is in it), else at the
+    /// next tick (for the clock).
+    fn applied(&mut self, partition: i32, offset: i64, wrote: bool, out: &mut Vec<Output>) {
+        if self.changelog.is_none() {
+            return;
+        }
+        let applied = self.applied.entry(partition).or_default();
+        applied.last = Some(offset);
+        applied.written = false;
+        if wrote {
+            self.write_position(partition, out);
+        }
+    }
+
+    /// Writes the position of `partition`, unless it is written already.
+    fn write_position(&mut self, partition: i32, out: &mut Vec<Output>) {
+        let clock = self.routing.event_time();
+        let (Some(changelog), Some(applied)) = (&self.changelog, self.applied.get_mut(&partition))
+        else {
+            return;
+        };
+        let Some(offset) = applied.last.filter(|_| !applied.written) else {
+            return;
+        };
+        applied.written = true;
+        let record = Position { offset, clock }.record(shard_of(partition));
+        out.push(Output::state(
+            changelog.topic.clone(),
+            partition,
+            record.key,
+            record.value,
+            1,
+        ));
+    }
+
+    /// Whether `input` is in the state restored with its partition already (read again
+    /// after a restart behind the state): it is skipped, and counted.
+    pub fn replayed(&self, input: &Input<'_>) -> bool {
+        let replayed = self
+            .applied
+            .get(&input.partition)
+            .and_then(|a| a.restored)
+            .is_some_and(|restored| input.offset <= restored);
+        if replayed {
+            self.metrics
+                .posts_discarded
+                .with_label_values(&["route", "replayed"])
+                .inc();
+        }
+        replayed
     }
 
     /// The label this replica publishes `partition`'s spike counts under: the same for any
@@ -154,18 +231,20 @@ impl RouteProcessor {
         self
     }
 
-    /// Routes a scored post of input `partition`: its outputs and state changes go to `out`.
+    /// Routes the scored post of `input`: its outputs, state changes and position go to
+    /// `out`.
     pub fn route_scored(
         &mut self,
-        partition: i32,
+        input: &Input<'_>,
         scored: ScoredPost,
-        ingested_at_ms: Option<i64>,
         out: &mut Vec<Output>,
     ) -> Result<(), Reject> {
+        let partition = input.partition;
         self.routing
             .route(shard_of(partition), scored, Utc::now(), &mut self.outputs);
-        self.emit(ingested_at_ms, out)?;
-        self.write_state(out);
+        self.emit(input.ingested_at_ms, out)?;
+        let wrote = self.write_state(out, Some(partition));
+        self.applied(partition, input.offset, wrote, out);
         Ok(())
     }
 
@@ -287,6 +366,9 @@ impl crate::reload::swap::Reconfigure for RouteProcessor {
 
 impl Processor for RouteProcessor {
     fn process(&mut self, input: &Input<'_>, out: &mut Vec<Output>) -> Result<(), Reject> {
+        if self.replayed(input) {
+            return Ok(());
+        }
         let bytes = input
             .payload
             .ok_or_else(|| Reject::new("empty_record", "the record has no payload"))?;
@@ -296,7 +378,7 @@ impl Processor for RouteProcessor {
             .post
             .check_time(Utc::now(), &self.limits)
             .map_err(|e| Reject::new(e.code(), e.to_string()))?;
-        self.route_scored(input.partition, scored, input.ingested_at_ms, out)
+        self.route_scored(input, scored, out)
     }
 
     fn tick(&mut self, out: &mut Vec<Output>) {
@@ -309,7 +391,16 @@ impl Processor for RouteProcessor {
         // Tick outputs (incident updates) have no input record; an encoding failure is not
         // possible for these types, and is skipped rather than stopping the stage.
         let _ = self.emit(None, out);
-        self.write_state(out);
+        self.write_state(out, None);
+        let due: Vec<i32> = self
+            .applied
+            .iter()
+            .filter(|(_, a)| a.last.is_some() && !a.written)
+            .map(|(&p, _)| p)
+            .collect();
+        for partition in due {
+            self.write_position(partition, out);
+        }
     }
 
     fn assigned(&mut self, partitions: &[i32]) -> Result<(), String> {
@@ -337,6 +428,17 @@ impl Processor for RouteProcessor {
                 shard_of(partition),
                 records.iter().map(|(k, v)| (k.as_str(), v.as_slice())),
             );
+            let position = restored.position;
+            if let Some(clock) = position.and_then(|p| p.clock) {
+                self.routing.restore_event_time(clock);
+            }
+            self.applied.insert(
+                partition,
+                Applied {
+                    restored: position.map(|p| p.offset),
+                    ..Applied::default()
+                },
+            );
             if restored.skipped > 0 {
                 warn!(
                     partition,
@@ -349,6 +451,7 @@ impl Processor for RouteProcessor {
                 tickets = restored.tickets,
                 counts = restored.counts,
                 spike_keys = restored.keys,
+                position = ?position.map(|p| p.offset),
                 "Route state restored"
             );
         }
@@ -364,6 +467,7 @@ impl Processor for RouteProcessor {
         // acknowledged): the next owner, this replica included, restores from it.
         for &partition in partitions {
             self.routing.router_mut().drop_shard(shard_of(partition));
+            self.applied.remove(&partition);
         }
     }
 }

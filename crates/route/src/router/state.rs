@@ -7,7 +7,8 @@ use crate::config::RouteConfig;
 use crate::folding::{OpenTicket, TagSet};
 use crate::matcher::{CompiledRule, NONE};
 use crate::state::{
-    CountRecord, Restored, SeenRecord, SpikeRecord, StateKey, StateRecord, TicketRecord,
+    CountRecord, Position, Restored, SeenRecord, SpikeRecord, StateKey, StateRecord,
+    TicketRecord,
 };
 use crate::tables::{hex_id, Tables};
 
@@ -134,7 +135,9 @@ impl Router {
 
     /// Puts back the state of `shard` from its changelog: the latest value of each key (a
     /// compacted topic read to its end). What spike detection learned goes first, then the
-    /// counts and the posts counted, then the open tickets. A record that cannot be read is left out and counted.
+    /// counts and the posts counted, then the open tickets; the shard's [`Position`] is
+    /// returned for the caller, which owns the input. A record that cannot be read is left
+    /// out and counted.
     pub fn restore_shard<'a>(
         &mut self,
         shard: Shard,
@@ -162,6 +165,10 @@ impl Router {
                         Err(_) => restored.skipped += 1,
                     }
                 }
+                Some(StateKey::Position) => match Position::decode(value) {
+                    Some(position) => restored.position = Some(position),
+                    None => restored.skipped += 1,
+                },
                 None => restored.skipped += 1,
             }
         }
