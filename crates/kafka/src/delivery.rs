@@ -65,6 +65,10 @@ pub(crate) trait Delivery {
     /// The producer reported one delivery.
     fn acknowledged(&mut self, io: &Io<'_>, ack: Ack, report: &mut StageReport);
 
+    /// The acknowledgements at hand were applied ([`Delivery::acknowledged`]): send what
+    /// they let go.
+    fn after_acks(&mut self, _io: &Io<'_>) {}
+
     /// Input records whose outputs are not settled yet (the backpressure measure).
     fn waiting(&self) -> usize;
 
@@ -124,6 +128,9 @@ pub(crate) struct Pending {
     pub input: Option<(i32, i64)>,
     /// The input, to dead-letter it if the broker refuses this output for good.
     pub source: Option<Arc<Source>>,
+    /// Inputs whose state writes this one replaced (the same changelog key, sent together):
+    /// they are delivered, or fail, with it.
+    pub riders: Vec<(i32, i64)>,
 }
 
 /// What the producer said about one output.
@@ -344,6 +351,7 @@ mod tests {
                     .expect("an acknowledgement");
                 seen.push((ack.pending.topic.clone(), ack.pending.input));
                 delivery.acknowledged(&self.io(), ack, &mut report);
+                delivery.after_acks(&self.io());
             }
             seen
         }
@@ -404,6 +412,48 @@ mod tests {
     }
 
     #[test]
+    fn at_least_once_sends_one_write_of_a_key_released_together() {
+        let rig = Rig::start(false);
+        let io = rig.io();
+        let mut d = AtLeastOnce::new();
+        let same = || Output::state(CHANGELOG, 0, "o".into(), Some(vec![3]), 1);
+        d.taken(&io, taken(0, 20), &mut vec![output(20), same()])
+            .unwrap();
+        d.taken(&io, taken(0, 21), &mut vec![output(21), same()])
+            .unwrap();
+        // Both outputs are acknowledged before the loop releases anything.
+        let mut report = StageReport::default();
+        for _ in 0..2 {
+            let ack = rig
+                .acks
+                .recv_timeout(Duration::from_secs(10))
+                .expect("an acknowledgement");
+            d.acknowledged(&io, ack, &mut report);
+        }
+        assert_eq!(d.tracker.committable(0), Some(20), "the state is held");
+        d.after_acks(&io);
+        let writes = rig.acknowledge(&mut d, 1);
+        assert_eq!(writes, [(CHANGELOG.to_string(), Some((0, 21)))]);
+        assert_eq!(
+            d.tracker.committable(0),
+            Some(22),
+            "the write of 21 carried 20's"
+        );
+        assert_eq!(d.waiting(), 0);
+        assert!(
+            rig.acks.recv_timeout(Duration::from_millis(300)).is_err(),
+            "20's write was not sent"
+        );
+        assert_eq!(
+            io.metrics
+                .state_writes_coalesced
+                .with_label_values(&[io.stage])
+                .get(),
+            1
+        );
+    }
+
+    #[test]
     fn exactly_once_keeps_a_transaction_and_its_positions_as_one_value() {
         let rig = Rig::start(true);
         let io = rig.io();
@@ -419,6 +469,7 @@ mod tests {
                 topic: OUT.into(),
                 input: Some((0, 5)),
                 source: None,
+                riders: Vec::new(),
             }),
             error: Some(KafkaError::MessageProduction(
                 RDKafkaErrorCode::MessageSizeTooLarge,

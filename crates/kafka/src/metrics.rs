@@ -19,6 +19,7 @@ pub struct Metrics {
     pub in_flight: IntGaugeVec,
     pub backpressure_seconds: CounterVec,
     pub rebalances: IntCounterVec,
+    pub state_writes_coalesced: IntCounterVec,
 }
 
 impl Metrics {
@@ -85,6 +86,11 @@ impl Metrics {
                 "Consumer group rebalances a stage took part in, by event (assigned, revoked)",
                 &["stage", "event"],
             )?,
+            state_writes_coalesced: counter(
+                "earshot_state_writes_coalesced_total",
+                "Changelog writes not sent because a later write of the same key went in their place (at-least-once)",
+                &["stage"],
+            )?,
         };
         registry.register(Box::new(metrics.posts_received.clone()))?;
         registry.register(Box::new(metrics.records_produced.clone()))?;
@@ -95,6 +101,7 @@ impl Metrics {
         registry.register(Box::new(metrics.in_flight.clone()))?;
         registry.register(Box::new(metrics.backpressure_seconds.clone()))?;
         registry.register(Box::new(metrics.rebalances.clone()))?;
+        registry.register(Box::new(metrics.state_writes_coalesced.clone()))?;
         Ok(metrics)
     }
 

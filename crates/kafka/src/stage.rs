@@ -632,6 +632,7 @@ impl<P: Processor, D: Delivery> Worker<'_, P, D> {
         while let Ok(ack) = clients.acks.try_recv() {
             self.acknowledged(clients, ack);
         }
+        self.delivery.after_acks(&clients.io());
         self.note_in_flight();
     }
 
@@ -678,6 +679,10 @@ impl<P: Processor, D: Delivery> Worker<'_, P, D> {
             self.note_in_flight();
             if let Ok(ack) = clients.acks.recv_timeout(Duration::from_millis(100)) {
                 self.acknowledged(clients, ack);
+                while let Ok(ack) = clients.acks.try_recv() {
+                    self.acknowledged(clients, ack);
+                }
+                self.delivery.after_acks(&clients.io());
             }
         }
         self.metrics

@@ -39,10 +39,23 @@ impl AtLeastOnce {
         AtLeastOnce::default()
     }
 
-    /// Sends the held-back outputs whose turn came.
+    /// Sends the held-back outputs whose turn came. Of several writes of one changelog key
+    /// released together only the last is sent, carrying the others' inputs as riders: a
+    /// compacted topic and a restore keep only the last value of a key anyway, and under
+    /// load one release covers every record a batch of acknowledgements let go.
     fn release(&mut self, io: &Io<'_>) {
-        for (partition, offset, output) in self.tracker.release() {
-            let source = self.held_sources.remove(&(partition, offset));
+        let released = self.tracker.release();
+        let mut riders = riders_of(&released);
+        let (mut done, mut coalesced) = (Vec::new(), 0);
+        for (i, (partition, offset, output)) in released.into_iter().enumerate() {
+            if done.last() != Some(&(partition, offset)) {
+                done.push((partition, offset));
+            }
+            let Some(riders) = riders[i].take() else {
+                continue;
+            };
+            coalesced += riders.len() as u64;
+            let source = self.held_sources.get(&(partition, offset)).cloned();
             let (trace, at) = source
                 .as_ref()
                 .map_or(("state", 0), |s| (s.trace.as_str(), s.ingested_at));
@@ -50,8 +63,18 @@ impl AtLeastOnce {
                 topic: output.topic.clone(),
                 input: Some((partition, offset)),
                 source: source.clone(),
+                riders,
             };
             send(io.producer, output, pending, (trace, at));
+        }
+        for input in done {
+            self.held_sources.remove(&input);
+        }
+        if coalesced > 0 {
+            io.metrics
+                .state_writes_coalesced
+                .with_label_values(&[io.stage])
+                .inc_by(coalesced);
         }
     }
 
@@ -67,6 +90,7 @@ impl AtLeastOnce {
             while let Ok(ack) = io.acks.try_recv() {
                 self.acknowledged(io, ack, report);
             }
+            self.release(io);
             if !self.tracker.holds() || Instant::now() >= until {
                 return;
             }
@@ -111,6 +135,7 @@ impl AtLeastOnce {
                 topic: output.topic.clone(),
                 input: Some((partition, offset)),
                 source: None,
+                riders: Vec::new(),
             };
             send(
                 io.producer,
@@ -153,6 +178,7 @@ impl Delivery for AtLeastOnce {
                 topic: output.topic.clone(),
                 input: Some((partition, offset)),
                 source: taken.source.clone(),
+                riders: Vec::new(),
             };
             send(
                 io.producer,
@@ -183,6 +209,7 @@ impl Delivery for AtLeastOnce {
                 topic: output.topic.clone(),
                 input: None,
                 source: None,
+                riders: Vec::new(),
             };
             send(io.producer, output, pending, ("tick", now));
         }
@@ -192,6 +219,17 @@ impl Delivery for AtLeastOnce {
 
     fn acknowledged(&mut self, io: &Io<'_>, ack: Ack, report: &mut StageReport) {
         let Ack { pending, error } = ack;
+        // Riders share the fate of the write that carried them; a write refused for good
+        // sends only its own input to the dead-letter topic.
+        let delivered = error
+            .as_ref()
+            .is_none_or(|e| is_permanent(e) && pending.source.is_some());
+        for &(partition, offset) in &pending.riders {
+            match delivered {
+                true => self.tracker.ack(partition, offset),
+                false => self.tracker.fail(partition, offset),
+            }
+        }
         match (error, pending.input) {
             (None, Some((partition, offset))) => self.tracker.ack(partition, offset),
             (None, None) => {}
@@ -223,6 +261,9 @@ impl Delivery for AtLeastOnce {
                 });
             }
         }
+    }
+
+    fn after_acks(&mut self, io: &Io<'_>) {
         self.release(io);
     }
 
@@ -278,5 +319,80 @@ impl Delivery for AtLeastOnce {
         store(io, &self.tracker.take_committable());
         commit_stored(io, "at shutdown");
         Ok(())
+    }
+}
+
+/// For each released output, the inputs it carries: `None` for a state write that a later
+/// one of the same release replaces (same topic, partition and key), else its own input
+/// list of the replaced writes' inputs (empty for most).
+fn riders_of(released: &[(i32, i64, Output)]) -> Vec<Option<Vec<(i32, i64)>>> {
+    let mut riders: Vec<Option<Vec<(i32, i64)>>> = vec![Some(Vec::new()); released.len()];
+    if released.len() < 2 {
+        return riders;
+    }
+    let mut last: HashMap<(&str, Option<i32>, &str), usize> = HashMap::new();
+    for (i, (_, _, output)) in released.iter().enumerate() {
+        if let (true, Some(key)) = (output.state, output.key.as_deref()) {
+            last.insert((output.topic.as_str(), output.partition, key), i);
+        }
+    }
+    for (i, (partition, offset, output)) in released.iter().enumerate() {
+        let (true, Some(key)) = (output.state, output.key.as_deref()) else {
+            continue;
+        };
+        let j = last[&(output.topic.as_str(), output.partition, key)];
+        if j != i {
+            let mut mine = riders[i].take().unwrap_or_default();
+            mine.push((*partition, *offset));
+            if let Some(theirs) = riders[j].as_mut() {
+                theirs.append(&mut mine);
+            }
+        }
+    }
+    riders
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(offset: i64, key: &str) -> (i32, i64, Output) {
+        (
+            0,
+            offset,
+            Output::state("changelog", 0, key.into(), Some(vec![offset as u8]), 1),
+        )
+    }
+
+    #[test]
+    fn the_last_write_of_a_key_carries_the_earlier_ones() {
+        let released = [
+            write(10, "o"),
+            write(10, "t/1"),
+            write(11, "o"),
+            write(12, "t/1"),
+            write(12, "o"),
+        ];
+        let riders = riders_of(&released);
+        assert_eq!(
+            riders,
+            [
+                None,
+                None,
+                None,
+                Some(vec![(0, 10)]),
+                Some(vec![(0, 10), (0, 11)])
+            ]
+        );
+    }
+
+    #[test]
+    fn other_partitions_and_topics_are_other_keys() {
+        let mut other = write(11, "o");
+        other.2.partition = Some(1);
+        let mut topic = write(12, "o");
+        topic.2.topic = "another".into();
+        let riders = riders_of(&[write(10, "o"), other, topic]);
+        assert!(riders.iter().all(|r| r.as_deref() == Some(&[][..])));
     }
 }

@@ -149,6 +149,7 @@ impl ExactlyOnce {
                 topic: output.topic.clone(),
                 input,
                 source: None,
+                riders: Vec::new(),
             };
             send(io.producer, output, pending, trace);
         }
