@@ -46,6 +46,10 @@ pub struct RunResult {
     /// Processing per post, summed over the stages on the path (mean of
     /// `earshot_stage_latency_seconds`).
     pub processing_ms: f64,
+    /// Records the stages on the path produced per post in the throughput run, and those
+    /// of them that went to route's changelog.
+    pub records_per_post: f64,
+    pub changelog_records_per_post: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -201,7 +205,8 @@ pub fn run(
         ] {
             output::print(format_args!(
                 "{:<13} {:>7} posts in {:>6.2} s = {:>8.0} posts/s, latency p50 {:>7.1} ms, p99 {:>7.1} ms \
-                 (p50 {:.1} ms until produced + {:.1} ms until read; processing {:.3} ms)",
+                 (p50 {:.1} ms until produced + {:.1} ms until read; processing {:.3} ms; \
+                 {:.2} records per post, {:.2} to the changelog)",
                 r.name,
                 r.posts,
                 r.seconds,
@@ -211,6 +216,8 @@ pub fn run(
                 r.until_produced_p50_ms,
                 r.produced_to_read_p50_ms,
                 r.processing_ms,
+                r.records_per_post,
+                r.changelog_records_per_post,
             ))?;
         }
         output::print(format_args!(
@@ -287,6 +294,7 @@ fn measure(
     let mut seconds = 0.0;
     let mut latencies = Vec::new();
     let mut processing_ms = 0.0;
+    let mut records = (0.0, 0.0);
     for phase in ["throughput", "latency"] {
         // Topics and groups of their own for each kind and phase.
         let run = format!("{prefix}.{}.{phase}", kind.name());
@@ -527,6 +535,7 @@ fn measure(
         }
         if phase == "throughput" {
             seconds = elapsed;
+            records = records_per_post(&metrics, kind, &kafka.topics.changelog, posts.len());
         } else {
             latencies = phase_latencies;
             processing_ms = processing(&metrics, kind);
@@ -538,7 +547,37 @@ fn measure(
         seconds,
         &latencies,
         processing_ms,
+        records,
     ))
+}
+
+/// Records the stages on `kind`'s path produced (and had acknowledged) per post: all of
+/// them, and those to `changelog`.
+fn records_per_post(metrics: &Metrics, kind: Kind, changelog: &str, posts: usize) -> (f64, f64) {
+    use prometheus::core::Collector;
+    let (mut all, mut state) = (0.0, 0.0);
+    for family in metrics.records_produced.collect() {
+        for metric in family.get_metric() {
+            let label = |name: &str| {
+                metric
+                    .get_label()
+                    .iter()
+                    .find(|l| l.name() == name)
+                    .map(|l| l.value().to_string())
+            };
+            let on_path = label("stage").is_some_and(|s| kind.stages().contains(&s.as_str()));
+            if !on_path {
+                continue;
+            }
+            let n = metric.get_counter().get_value();
+            all += n;
+            if label("topic").as_deref() == Some(changelog) {
+                state += n;
+            }
+        }
+    }
+    let per = |n: f64| (n / posts.max(1) as f64 * 100.0).round() / 100.0;
+    (per(all), per(state))
 }
 
 /// The bundled posts, `copies` times, with ids made unique per copy.
@@ -662,6 +701,7 @@ fn result(
     seconds: f64,
     samples: &[Sample],
     processing_ms: f64,
+    (records_per_post, changelog_records_per_post): (f64, f64),
 ) -> RunResult {
     let quantile = |of: fn(&Sample) -> f64, q: f64| -> f64 {
         let mut values: Vec<f64> = samples.iter().map(of).collect();
@@ -681,5 +721,7 @@ fn result(
         until_produced_p50_ms: quantile(|s| s.until_produced, 0.5),
         produced_to_read_p50_ms: quantile(|s| s.total - s.until_produced, 0.5),
         processing_ms,
+        records_per_post,
+        changelog_records_per_post,
     }
 }
