@@ -14,7 +14,9 @@
 //! the messages before it was delivered: a stage that restores the state may skip those
 //! messages when they come again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 
 use crate::record::Output;
 
@@ -39,6 +41,9 @@ struct Partition {
     failed: Option<i64>,
     /// The committable offset last returned by `take_committable`.
     stored: Option<i64>,
+    /// Every waiting message below this offset has released its held outputs: a release
+    /// starts here instead of at the first message still waiting.
+    released_until: i64,
 }
 
 /// Tracks outstanding outputs per partition of one input topic.
@@ -46,6 +51,9 @@ struct Partition {
 pub struct OffsetTracker {
     partitions: HashMap<i32, Partition>,
     waiting_messages: usize,
+    /// Messages holding outputs back, over all partitions: asked for every record taken,
+    /// so counted rather than searched.
+    holding: usize,
 }
 
 impl OffsetTracker {
@@ -63,10 +71,15 @@ impl OffsetTracker {
     pub fn begin_holding(&mut self, partition: i32, offset: i64, outputs: u32, held: Vec<Output>) {
         let p = self.partitions.entry(partition).or_default();
         p.next = Some(p.next.map_or(offset + 1, |n| n.max(offset + 1)));
+        // A record read again below the cursor (the consumer went back) is released in turn.
+        p.released_until = p.released_until.min(offset);
         if outputs > 0 || !held.is_empty() {
             let message = p.waiting.entry(offset).or_default();
             if message.left == 0 && message.held.is_empty() {
                 self.waiting_messages += 1;
+            }
+            if message.held.is_empty() && !held.is_empty() {
+                self.holding += 1;
             }
             message.left += outputs;
             message.held.extend(held);
@@ -108,8 +121,11 @@ impl OffsetTracker {
     /// it belongs to; they now count as that message's outputs in flight.
     pub fn release(&mut self) -> Vec<(i32, i64, Output)> {
         let mut out = Vec::new();
+        if self.holding == 0 {
+            return out;
+        }
         for (&partition, p) in &mut self.partitions {
-            for (&offset, message) in &mut p.waiting {
+            for (&offset, message) in p.waiting.range_mut(p.released_until..) {
                 // A message whose own outputs are not all acknowledged holds back the state
                 // writes of every later one; released state writes hold nothing back (the
                 // producer keeps their order).
@@ -117,8 +133,12 @@ impl OffsetTracker {
                     break;
                 }
                 message.released = true;
-                message.left += message.held.len() as u32;
-                out.extend(message.held.drain(..).map(|o| (partition, offset, o)));
+                p.released_until = offset + 1;
+                if !message.held.is_empty() {
+                    self.holding -= 1;
+                    message.left += message.held.len() as u32;
+                    out.extend(message.held.drain(..).map(|o| (partition, offset, o)));
+                }
             }
         }
         out
@@ -126,24 +146,27 @@ impl OffsetTracker {
 
     /// Holds `outputs` (state writes that belong to no input, a tick's) behind every message
     /// of `partition` still waiting, so that they follow the state writes held before them;
-    /// returns them when nothing waits (they may go at once).
+    /// returns them when nothing waits, or when every waiting message has released its
+    /// own (they may go at once: the producer keeps them behind those).
     pub fn hold_after(&mut self, partition: i32, outputs: Vec<Output>) -> Vec<Output> {
         let Some(last) = self
             .partitions
             .get_mut(&partition)
             .and_then(|p| p.waiting.values_mut().next_back())
+            .filter(|last| !last.released)
         else {
             return outputs;
         };
+        if last.held.is_empty() && !outputs.is_empty() {
+            self.holding += 1;
+        }
         last.held.extend(outputs);
         Vec::new()
     }
 
     /// Whether some output is held back.
     pub fn holds(&self) -> bool {
-        self.partitions
-            .values()
-            .any(|p| p.waiting.values().any(|m| !m.held.is_empty()))
+        self.holding > 0
     }
 
     /// An output of the message at `offset` could not be delivered.
@@ -200,6 +223,8 @@ impl OffsetTracker {
     pub fn forget(&mut self, partition: i32) {
         if let Some(p) = self.partitions.remove(&partition) {
             self.waiting_messages = self.waiting_messages.saturating_sub(p.waiting.len());
+            let holding = p.waiting.values().filter(|m| !m.held.is_empty()).count();
+            self.holding = self.holding.saturating_sub(holding);
         }
     }
 }
@@ -318,6 +343,31 @@ mod tests {
         assert_eq!(released, [6]);
         t.ack(0, 6);
         assert_eq!(t.committable(0), Some(7));
+    }
+
+    #[test]
+    fn a_release_starts_past_what_was_released_and_goes_back_for_a_record_read_again() {
+        let mut t = OffsetTracker::new();
+        t.begin_holding(0, 10, 0, vec![state(10)]);
+        assert_eq!(t.release().len(), 1);
+        assert!(!t.holds());
+        assert_eq!(
+            t.hold_after(0, vec![state(99)]).len(),
+            1,
+            "every waiting message released its writes: a tick's go at once, behind them"
+        );
+        t.begin(0, 11, 1);
+        t.begin_holding(0, 12, 0, vec![state(12)]);
+        assert!(t.holds());
+        assert!(t.release().is_empty(), "11 waits");
+        t.ack(0, 11);
+        let offsets =
+            |r: Vec<(i32, i64, Output)>| -> Vec<i64> { r.into_iter().map(|(_, o, _)| o).collect() };
+        assert_eq!(offsets(t.release()), [12]);
+        // The consumer went back (a seek): the record read again is released in its turn.
+        t.begin_holding(0, 5, 0, vec![state(5)]);
+        assert_eq!(offsets(t.release()), [5]);
+        assert!(!t.holds());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! folding table while that entry is borrowed, without copying it. Every sentence that does
 //! not depend on the post is computed once, when the router is built.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Duration, Utc};

@@ -59,7 +59,7 @@ pub struct RouteProcessor {
     limits: PostLimits,
     changelog: Option<Changelog>,
     /// Per input partition owned: how far its input is applied to the state.
-    applied: HashMap<i32, Applied>,
+    applied: foldhash::HashMap<i32, Applied>,
 }
 
 /// How far one input partition is applied to the state in the changelog.
@@ -127,7 +127,7 @@ impl RouteProcessor {
             outputs: Vec::new(),
             limits: PostLimits::default(),
             changelog: None,
-            applied: HashMap::new(),
+            applied: foldhash::HashMap::default(),
         }
     }
 

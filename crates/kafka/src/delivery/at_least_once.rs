@@ -5,7 +5,7 @@
 //! an output the broker refuses as unacceptable (too large, invalid) sends its input to the
 //! dead-letter topic instead, and the partition moves on.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -330,7 +330,7 @@ fn riders_of(released: &[(i32, i64, Output)]) -> Vec<Option<Vec<(i32, i64)>>> {
     if released.len() < 2 {
         return riders;
     }
-    let mut last: HashMap<(&str, Option<i32>, &str), usize> = HashMap::new();
+    let mut last: HashMap<(&str, Option<i32>, &str), usize> = HashMap::default();
     for (i, (_, _, output)) in released.iter().enumerate() {
         if let (true, Some(key)) = (output.state, output.key.as_deref()) {
             last.insert((output.topic.as_str(), output.partition, key), i);

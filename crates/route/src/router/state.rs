@@ -7,8 +7,7 @@ use crate::config::RouteConfig;
 use crate::folding::{OpenTicket, TagSet};
 use crate::matcher::{CompiledRule, NONE};
 use crate::state::{
-    CountRecord, Position, Restored, SeenRecord, SpikeRecord, StateKey, StateRecord,
-    TicketRecord,
+    CountRecord, Position, Restored, SeenRecord, SpikeRecord, StateKey, StateRecord, TicketRecord,
 };
 use crate::tables::{hex_id, Tables};
 
