@@ -37,16 +37,7 @@ fn posts() -> Vec<Vec<u8>> {
 }
 
 fn input<'a>(topic: &'a str, payload: &'a [u8]) -> Input<'a> {
-    Input {
-        topic,
-        partition: 0,
-        offset: 0,
-        key: None,
-        payload: Some(payload),
-        timestamp_ms: None,
-        trace_id: None,
-        ingested_at_ms: None,
-    }
+    Input::bare(topic, 0, 0, Some(payload))
 }
 
 /// Route's processor keeping its state as a changelog would (the reader is never used:
@@ -151,9 +142,14 @@ fn report_bytes(settings: &Settings, posts: &[Vec<u8>], fused: impl Fn() -> Proc
             let topic = if o.topic.starts_with(&settings.kafka.topics.tickets_prefix) {
                 "tickets".to_string()
             } else if o.topic == settings.kafka.topics.changelog {
-                // By kind of state: t/ open tickets, ["c" counts, ["s" baselines, p/ ids.
+                // By kind of state: t open tickets, ["c" counts, ["s" baselines, p ids, o
+                // the position.
                 let key = o.key.as_deref().unwrap_or_default();
-                format!("{} {}", o.topic, key.get(..4).unwrap_or(key))
+                let kind = match key.starts_with('[') {
+                    true => key.get(..4).unwrap_or(key),
+                    false => key.split('/').next().unwrap_or(key),
+                };
+                format!("{} {kind}", o.topic)
             } else {
                 o.topic.clone()
             };

@@ -25,6 +25,28 @@ pub struct Input<'a> {
     pub ingested_at_ms: Option<i64>,
 }
 
+impl<'a> Input<'a> {
+    /// A record of `topic` at `partition` and `offset` with `payload`, without key, time or
+    /// headers: what tests, benches and tools hand a processor directly.
+    pub fn bare(
+        topic: &'a str,
+        partition: i32,
+        offset: i64,
+        payload: Option<&'a [u8]>,
+    ) -> Input<'a> {
+        Input {
+            topic,
+            partition,
+            offset,
+            key: None,
+            payload,
+            timestamp_ms: None,
+            trace_id: None,
+            ingested_at_ms: None,
+        }
+    }
+}
+
 /// One record to produce.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {

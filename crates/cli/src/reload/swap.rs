@@ -131,16 +131,7 @@ mod tests {
     }
 
     fn input() -> Input<'static> {
-        Input {
-            topic: "in",
-            partition: 0,
-            offset: 0,
-            key: None,
-            payload: None,
-            timestamp_ms: None,
-            trace_id: None,
-            ingested_at_ms: None,
-        }
+        Input::bare("in", 0, 0, None)
     }
 
     #[test]

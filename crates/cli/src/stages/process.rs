@@ -113,16 +113,7 @@ mod tests {
     }
 
     fn input(payload: &[u8]) -> Input<'_> {
-        Input {
-            topic: "earshot.posts.raw",
-            partition: 0,
-            offset: 0,
-            key: None,
-            payload: Some(payload),
-            timestamp_ms: None,
-            trace_id: None,
-            ingested_at_ms: None,
-        }
+        Input::bare("earshot.posts.raw", 0, 0, Some(payload))
     }
 
     /// What each shape makes of `posts`, with `max_message_bytes`: the fused stage's
