@@ -145,6 +145,12 @@ impl Router {
         }
     }
 
+    /// Posts a `suppress` rule dropped since the router was built: cheap, unlike
+    /// [`Router::stats`], for a caller counting per post.
+    pub fn suppressed(&self) -> u64 {
+        self.stats.suppressed
+    }
+
     /// Routes one post at time `now`.
     pub fn route(&mut self, post: &ScoredPost, now: DateTime<Utc>) -> Vec<RouteOutput> {
         let mut out = Vec::new();

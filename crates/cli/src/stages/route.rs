@@ -240,8 +240,15 @@ impl RouteProcessor {
         out: &mut Vec<Output>,
     ) -> Result<(), Reject> {
         let partition = input.partition;
+        let suppressed = self.routing.router().suppressed();
         self.routing
             .route(shard_of(partition), scored, Utc::now(), &mut self.outputs);
+        if self.routing.router().suppressed() > suppressed {
+            self.metrics
+                .posts_discarded
+                .with_label_values(&["route", "suppressed"])
+                .inc();
+        }
         self.emit(input.ingested_at_ms, out)?;
         let wrote = self.write_state(out, Some(partition));
         self.applied(partition, input.offset, wrote, out);
@@ -549,5 +556,83 @@ impl Changelog {
             warn!(error = %e, "Unassigning the changelog reader failed");
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use earshot_model::{Analysis, Flag, Post, WatchMatch};
+    use earshot_route::ConfigFile;
+
+    const RULES: &str = r#"
+[[queue]]
+id = "care"
+
+[[rule]]
+id = "drop-spam"
+flag = "spam"
+suppress = true
+
+[[rule]]
+id = "care"
+watchlist = "brand"
+queue = "care"
+priority = "P3"
+"#;
+
+    fn scored(id: &str, flags: Vec<Flag>) -> Vec<u8> {
+        let post = ScoredPost {
+            post: Post {
+                id: id.into(),
+                platform: "x".into(),
+                text: "星空モバイル".into(),
+                ..Post::default()
+            },
+            analysis: Analysis {
+                flags,
+                watch: vec![WatchMatch {
+                    id: "brand".into(),
+                    terms: vec![],
+                }],
+                ..Analysis::default()
+            },
+        };
+        post.to_json_vec()
+    }
+
+    /// A post a `suppress` rule drops makes no output: it is counted as discarded, so that
+    /// every post the stage took is accounted for.
+    #[test]
+    fn a_suppressed_post_is_counted_as_discarded() {
+        let (router, _) = Router::from_files(
+            &[ConfigFile {
+                name: "route.toml",
+                text: RULES,
+            }],
+            Some(&["brand"]),
+        )
+        .expect("the rules load");
+        let metrics = Metrics::unregistered();
+        let mut stage = RouteProcessor::new(router, Topics::default(), metrics.clone());
+        let suppressed = || {
+            metrics
+                .posts_discarded
+                .with_label_values(&["route", "suppressed"])
+                .get()
+        };
+        let mut out = Vec::new();
+        let spam = scored("1", vec![Flag::Spam]);
+        stage
+            .process(&Input::bare("scored", 0, 0, Some(&spam)), &mut out)
+            .expect("routed");
+        assert!(out.is_empty(), "a suppressed post makes nothing: {out:?}");
+        assert_eq!(suppressed(), 1);
+        let complaint = scored("2", vec![]);
+        stage
+            .process(&Input::bare("scored", 0, 1, Some(&complaint)), &mut out)
+            .expect("routed");
+        assert_eq!(out.len(), 1, "the other post makes its ticket");
+        assert_eq!(suppressed(), 1, "and is not counted");
     }
 }
