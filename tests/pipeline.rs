@@ -29,6 +29,23 @@
 
 #![allow(clippy::unwrap_used)]
 
+/// Runs a test in both shapes of the pipeline: `NAME::split` through the analyze and route
+/// stages and the scored topic, `NAME::fused` through the fused stage.
+macro_rules! in_both_shapes {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn split() {
+                super::$name(earshot::settings::Shape::Split);
+            }
+            #[test]
+            fn fused() {
+                super::$name(earshot::settings::Shape::Fused);
+            }
+        }
+    )*};
+}
+
 #[path = "pipeline/expect.rs"]
 mod expect;
 #[path = "pipeline/harness.rs"]
@@ -59,23 +76,6 @@ use earshot::settings::Shape;
 use expect::{assert_same_multiset, assert_same_set, ticket_ids, ticket_revisions, unrouted_posts};
 use harness::{example_lines, in_flight, received, stop, wait_for, Fixture, Stage};
 use scenario::*;
-
-/// Runs a test in both shapes of the pipeline: `NAME::split` through the analyze and route
-/// stages and the scored topic, `NAME::fused` through the fused stage.
-macro_rules! in_both_shapes {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn split() {
-                super::$name(earshot::settings::Shape::Split);
-            }
-            #[test]
-            fn fused() {
-                super::$name(earshot::settings::Shape::Fused);
-            }
-        }
-    )*};
-}
 
 in_both_shapes!(
     full_run_every_post_accounted_for,

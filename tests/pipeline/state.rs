@@ -57,6 +57,15 @@ fn route_replica_with(
     })
 }
 
+/// The split shape's analyze stage, which runs throughout; the fused replicas analyze
+/// themselves.
+fn analyze_for(fx: &Fixture, shape: Shape) -> Vec<Stage> {
+    match shape {
+        Shape::Split => vec![fx.spawn_analyze()],
+        Shape::Fused => Vec::new(),
+    }
+}
+
 /// The stages `replica` works with: itself, after the split shape's analyze stage.
 fn with<'a>(analyze: &'a [Stage], replica: &'a Stage) -> Vec<&'a Stage> {
     analyze.iter().chain(std::iter::once(replica)).collect()
@@ -105,6 +114,8 @@ fn wait_for_route(
     out.settle(QUIET, Duration::from_secs(10));
 }
 
+in_both_shapes!(route_state_moves_with_its_partition_and_a_replay_changes_nothing);
+
 /// Replica a routes the first half of the posts; replica b joins and a stops, so b owns the
 /// partition and restores its conversations, post ids and spike state from the changelog
 /// before its first record. Together they make what one router makes offline: follow-ups
@@ -112,21 +123,6 @@ fn wait_for_route(
 /// would open new tickets or leave them unrouted). Then the last posts come again (a replay):
 /// no ticket gets a new revision. In both shapes: the fused stage keeps the same state by
 /// raw partition.
-mod route_state_moves_with_its_partition_and_a_replay_changes_nothing {
-    #[test]
-    fn split() {
-        super::route_state_moves_with_its_partition_and_a_replay_changes_nothing(
-            earshot::settings::Shape::Split,
-        );
-    }
-    #[test]
-    fn fused() {
-        super::route_state_moves_with_its_partition_and_a_replay_changes_nothing(
-            earshot::settings::Shape::Fused,
-        );
-    }
-}
-
 fn route_state_moves_with_its_partition_and_a_replay_changes_nothing(shape: Shape) {
     let fx = Fixture::start(1, 1);
     let lines = example_lines("posts.jsonl");
@@ -135,11 +131,7 @@ fn route_state_moves_with_its_partition_and_a_replay_changes_nothing(shape: Shap
     let first_half = fx.expect(&lines[..half]);
     let stage = shape.output_stage();
 
-    // The split shape's analyze stage runs throughout; the fused replicas analyze themselves.
-    let analyze = match shape {
-        Shape::Split => vec![fx.spawn_analyze()],
-        Shape::Fused => Vec::new(),
-    };
+    let analyze = analyze_for(&fx, shape);
     let (first, second) = (Metrics::unregistered(), Metrics::unregistered());
     let (stop_a, stop_b) = (fx.new_shutdown(), fx.new_shutdown());
     let a = route_replica(&fx, shape, &first, &stop_a);
@@ -248,32 +240,20 @@ fn route_state_moves_with_its_partition_and_a_replay_changes_nothing(shape: Shap
     );
 }
 
+in_both_shapes!(a_restart_behind_the_state_changes_no_ticket);
+
 /// The crash at-least-once allows: the state reached the changelog, the offsets behind it
 /// were not committed yet. Replica a routes every post and stops; replica b joins another
 /// consumer group, with no offsets (as if none had been committed), restores the state of
 /// the end from the same changelog and reads every post again. Each of them is already in the state: b makes no ticket record at all. (A
 /// post routed before its conversation's ticket opened, routed again against the restored
 /// ticket, would otherwise fold into it as a revision nothing made before.)
-mod a_restart_behind_the_state_changes_no_ticket {
-    #[test]
-    fn split() {
-        super::a_restart_behind_the_state_changes_no_ticket(earshot::settings::Shape::Split);
-    }
-    #[test]
-    fn fused() {
-        super::a_restart_behind_the_state_changes_no_ticket(earshot::settings::Shape::Fused);
-    }
-}
-
 fn a_restart_behind_the_state_changes_no_ticket(shape: Shape) {
     let fx = Fixture::start(1, 1);
     let lines = example_lines("posts.jsonl");
     let expected = fx.expect(&lines);
     let stage = shape.output_stage();
-    let analyze = match shape {
-        Shape::Split => vec![fx.spawn_analyze()],
-        Shape::Fused => Vec::new(),
-    };
+    let analyze = analyze_for(&fx, shape);
     let (first, second) = (Metrics::unregistered(), Metrics::unregistered());
     let (stop_a, stop_b) = (fx.new_shutdown(), fx.new_shutdown());
     let a = route_replica(&fx, shape, &first, &stop_a);
