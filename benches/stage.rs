@@ -5,6 +5,9 @@
 //! is the runner and librdkafka (`earshot bench pipeline`).
 //!
 //!     cargo bench --bench stage
+//!
+//! Times are the benchmark thread's CPU time (`common/thread_cpu.rs`), not wall time: on a
+//! shared machine that is what stays put between runs.
 
 /// The allocator the `earshot` binary uses, so the numbers match it.
 #[global_allocator]
@@ -13,6 +16,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+
+#[path = "common/thread_cpu.rs"]
+mod thread_cpu;
 use earshot::settings::Settings;
 use earshot::stages::analyze::AnalyzeProcessor;
 use earshot::stages::process::ProcessProcessor;
@@ -20,6 +26,7 @@ use earshot::stages::route::RouteProcessor;
 use earshot_kafka::{Input, Output, Processor};
 use earshot_pipeline::{Metrics, RouteClock};
 use earshot_route::Router;
+use thread_cpu::ThreadCpu;
 
 fn settings() -> Settings {
     let config = earshot_e2e::repo_root().join("examples/earshot.toml");
@@ -55,7 +62,7 @@ fn route(settings: &Settings, router: Router, metrics: &Metrics) -> RouteProcess
         .with_changelog(settings.kafka.topics.changelog.clone(), reader)
 }
 
-fn stages(c: &mut Criterion) {
+fn stages(c: &mut Criterion<ThreadCpu>) {
     let settings = settings();
     let analyzer = Arc::new(settings.analyzer().expect("the analyzer"));
     let router = || settings.router(&analyzer).expect("the router");
@@ -173,5 +180,9 @@ fn report_bytes(settings: &Settings, posts: &[Vec<u8>], fused: impl Fn() -> Proc
     }
 }
 
-criterion_group!(benches, stages);
+criterion_group! {
+    name = benches;
+    config = thread_cpu::criterion();
+    targets = stages
+}
 criterion_main!(benches);

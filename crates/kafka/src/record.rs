@@ -120,9 +120,11 @@ impl Output {
     /// The Kafka headers of this record: its schema version, the trace id and ingest time
     /// when known, then its own headers.
     pub fn kafka_headers(&self, trace: Option<&str>, ingested_at_ms: Option<i64>) -> OwnedHeaders {
+        // itoa, not `to_string`: every output record carries these numbers.
+        let mut number = itoa::Buffer::new();
         let mut headers = OwnedHeaders::new_with_capacity(3 + self.headers.len()).insert(Header {
             key: SCHEMA_HEADER,
-            value: Some(self.schema_version.to_string().as_bytes()),
+            value: Some(number.format(self.schema_version).as_bytes()),
         });
         if let Some(trace) = trace {
             headers = headers.insert(Header {
@@ -133,7 +135,7 @@ impl Output {
         if let Some(at) = ingested_at_ms {
             headers = headers.insert(Header {
                 key: INGESTED_AT_HEADER,
-                value: Some(at.to_string().as_bytes()),
+                value: Some(number.format(at).as_bytes()),
             });
         }
         for (key, value) in &self.headers {

@@ -17,13 +17,14 @@
 //! within the deadline, hand back the partitions, return.
 
 use std::any::Any;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use prometheus::{Histogram, IntCounter, IntGauge};
 use rdkafka::consumer::{Consumer, RebalanceProtocol};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::producer::Producer;
@@ -155,6 +156,36 @@ struct Worker<'a, P, D> {
     delivery: D,
     report: StageReport,
     outputs: Vec<Output>,
+    counters: Counters,
+}
+
+/// The stage's per-record series, looked up once: `with_label_values` hashes the labels
+/// and takes a lock on every call, and a record passes several of them.
+struct Counters {
+    received: IntCounter,
+    latency: Histogram,
+    in_flight: IntGauge,
+    /// `records_produced` by output topic, filled as topics appear.
+    produced: HashMap<String, IntCounter, foldhash::fast::RandomState>,
+}
+
+impl Counters {
+    fn new(metrics: &Metrics, stage: &str) -> Self {
+        Counters {
+            received: metrics.posts_received.with_label_values(&[stage]),
+            latency: metrics.stage_latency.with_label_values(&[stage]),
+            in_flight: metrics.in_flight.with_label_values(&[stage]),
+            produced: HashMap::default(),
+        }
+    }
+
+    fn produced(&mut self, metrics: &Metrics, stage: &str, topic: &str) -> &IntCounter {
+        if !self.produced.contains_key(topic) {
+            let counter = metrics.records_produced.with_label_values(&[stage, topic]);
+            self.produced.insert(topic.to_string(), counter);
+        }
+        &self.produced[topic]
+    }
 }
 
 /// A running stage. See the module docs.
@@ -238,9 +269,7 @@ impl<'a, P: Processor, D: Delivery> StageLoop<'a, P, D> {
         for event in ["assigned", "revoked"] {
             metrics.rebalances.with_label_values(&[spec.name, event]);
         }
-        metrics.posts_received.with_label_values(&[spec.name]);
-        metrics.stage_latency.with_label_values(&[spec.name]);
-        metrics.in_flight.with_label_values(&[spec.name]);
+        let counters = Counters::new(metrics, spec.name);
         metrics.backpressure_seconds.with_label_values(&[spec.name]);
         Ok(StageLoop {
             clients: Clients {
@@ -258,6 +287,7 @@ impl<'a, P: Processor, D: Delivery> StageLoop<'a, P, D> {
                 health,
                 processor,
                 delivery,
+                counters,
                 report: StageReport::default(),
                 outputs: Vec::new(),
             },
@@ -553,13 +583,9 @@ impl<P: Processor, D: Delivery> Worker<'_, P, D> {
         // must not see the stage idle before its outputs are sent. Counted as received only
         // then, for the same reason.
         self.note_in_flight();
-        self.metrics
-            .posts_received
-            .with_label_values(&[stage])
-            .inc();
-        self.metrics
-            .stage_latency
-            .with_label_values(&[stage])
+        self.counters.received.inc();
+        self.counters
+            .latency
             .observe(started.elapsed().as_secs_f64());
         Ok(())
     }
@@ -639,9 +665,8 @@ impl<P: Processor, D: Delivery> Worker<'_, P, D> {
     fn acknowledged(&mut self, clients: &Clients<'_>, ack: Ack) {
         if ack.error.is_none() {
             self.health.acknowledged();
-            self.metrics
-                .records_produced
-                .with_label_values(&[self.spec.name, &ack.pending.topic])
+            self.counters
+                .produced(self.metrics, self.spec.name, &ack.pending.topic)
                 .inc();
         }
         self.delivery
@@ -650,10 +675,7 @@ impl<P: Processor, D: Delivery> Worker<'_, P, D> {
 
     fn note_in_flight(&self) {
         let waiting = self.delivery.waiting();
-        self.metrics
-            .in_flight
-            .with_label_values(&[self.spec.name])
-            .set(waiting as i64);
+        self.counters.in_flight.set(waiting as i64);
         self.health.note_in_flight(waiting);
     }
 

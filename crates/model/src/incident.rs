@@ -27,8 +27,11 @@ pub struct Incident {
     pub change: IncidentChange,
     pub watchlist: String,
     pub intent: Intent,
+    #[serde(serialize_with = "crate::time::serialize")]
     pub opened_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::serialize")]
     pub updated_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::serialize_option")]
     pub closed_at: Option<DateTime<Utc>>,
     /// The sliding window the current `count` covers.
     pub window: IncidentWindow,
@@ -70,7 +73,9 @@ pub enum IncidentChange {
 /// A time window `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IncidentWindow {
+    #[serde(serialize_with = "crate::time::serialize")]
     pub start: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::serialize")]
     pub end: DateTime<Utc>,
 }
 

@@ -12,7 +12,7 @@
 //! The structs are destructured without `..` below: a field added to [`Post`] or
 //! [`Analysis`] does not compile until it is written here too.
 
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::{
@@ -130,28 +130,17 @@ impl Json<'_> {
         self.out.extend_from_slice(&text[..len]);
     }
 
-    /// Whole-second UTC times of years 0–9999 (every platform's) are written directly, as
-    /// chrono writes them (RFC 3339, `Z`); anything else through chrono's serialiser.
+    /// Times of years 0–9999 (every platform's) are written directly, as chrono writes them
+    /// (RFC 3339, `Z`); leap seconds and other years through chrono's serialiser.
     fn time(&mut self, time: &DateTime<Utc>) {
-        let year = time.year();
-        if time.nanosecond() != 0 || !(0..=9999).contains(&year) {
-            self.serde(time);
-            return;
-        }
-        let mut text = *b"\"0000-00-00T00:00:00Z\"";
-        let mut put = |at: usize, width: usize, mut value: u32| {
-            for slot in text[at..at + width].iter_mut().rev() {
-                *slot = b'0' + (value % 10) as u8;
-                value /= 10;
+        match crate::time::rfc3339(time) {
+            Some(text) => {
+                self.out.push(b'"');
+                self.out.extend_from_slice(text.as_str().as_bytes());
+                self.out.push(b'"');
             }
-        };
-        put(1, 4, year.unsigned_abs());
-        put(6, 2, time.month());
-        put(9, 2, time.day());
-        put(12, 2, time.hour());
-        put(15, 2, time.minute());
-        put(18, 2, time.second());
-        self.out.extend_from_slice(&text);
+            None => self.serde(time),
+        }
     }
 
     fn opt_str(&mut self, key: &str, value: Option<&String>) {

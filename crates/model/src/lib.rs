@@ -28,7 +28,7 @@ mod json;
 mod post;
 mod scored_read;
 mod ticket;
-mod time;
+pub mod time;
 
 pub use analysis::{
     Analysis, Flag, FlagProbabilities, Hit, HitKind, Intent, IntentProbabilities, ModelFeature,

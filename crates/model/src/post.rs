@@ -89,6 +89,7 @@ pub struct Post {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::time::deserialize_option"
     )]
+    #[serde(serialize_with = "crate::time::serialize_option")]
     pub created_at: Option<DateTime<Utc>>,
     /// Likes, reposts and replies when the post was collected.
     #[serde(default)]
@@ -99,6 +100,7 @@ pub struct Post {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::time::deserialize_option"
     )]
+    #[serde(serialize_with = "crate::time::serialize_option")]
     pub received_at: Option<DateTime<Utc>>,
 }
 

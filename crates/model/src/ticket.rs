@@ -75,8 +75,10 @@ pub struct Ticket {
     /// 1 when the ticket opens, +1 for every post folded into it.
     pub revision: u32,
     /// When revision 1 was emitted (the route clock, i.e. the first post's time in a replay).
+    #[serde(serialize_with = "crate::time::serialize")]
     pub created_at: DateTime<Utc>,
     /// When this revision was emitted.
+    #[serde(serialize_with = "crate::time::serialize")]
     pub updated_at: DateTime<Utc>,
     pub queue: Arc<str>,
     pub priority: Priority,
@@ -86,6 +88,7 @@ pub struct Ticket {
     pub team: Option<Arc<str>>,
     /// First response due, counted in the queue calendar's business time; `null` when the
     /// queue has no target for this priority.
+    #[serde(serialize_with = "crate::time::serialize_option")]
     pub due_at: Option<DateTime<Utc>>,
     /// The target behind `due_at`.
     pub sla: Option<TicketSla>,
@@ -119,6 +122,7 @@ pub struct TicketSla {
     pub calendar: Arc<str>,
     pub time_zone: Arc<str>,
     /// When the clock started (the post that set the current due time).
+    #[serde(serialize_with = "crate::time::serialize")]
     pub started_at: DateTime<Utc>,
 }
 

@@ -103,7 +103,8 @@ impl Default for Topics {
 
 impl Topics {
     pub fn tickets(&self, queue: &str) -> String {
-        format!("{}{queue}", self.tickets_prefix)
+        // Called for every ticket revision: two copies instead of core::fmt.
+        [self.tickets_prefix.as_str(), queue].concat()
     }
 
     /// Whether `topic` keeps only the latest record per key (created with

@@ -78,6 +78,7 @@ impl RouteOutput {
 /// exists for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Unrouted {
+    #[serde(serialize_with = "earshot_model::time::serialize")]
     pub routed_at: DateTime<Utc>,
     /// `no_rule_matched`, or `modifiers_only` when only `continue` rules without a queue
     /// matched.

@@ -66,6 +66,7 @@ struct PositionRecord {
     v: u32,
     offset: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "earshot_model::time::serialize_option")]
     clock: Option<DateTime<Utc>>,
 }
 
@@ -118,7 +119,13 @@ pub(crate) enum StateKey {
 impl StateKey {
     pub fn encode(&self) -> String {
         match self {
-            StateKey::Ticket(key) => format!("t/{key:032x}"),
+            // Not `format!("t/{key:032x}")`: a ticket key is written for every ticket
+            // revision, and core::fmt's hex is slower than these two halves.
+            StateKey::Ticket(key) => {
+                let mut text = crate::tables::hex_id("t/", (key >> 64) as u64);
+                text.push_str(&crate::tables::hex_id("", *key as u64));
+                text
+            }
             StateKey::Count {
                 watchlist,
                 intent,
@@ -177,9 +184,12 @@ pub(crate) struct TicketRecord {
     pub team: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    #[serde(serialize_with = "earshot_model::time::serialize")]
     pub created_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "earshot_model::time::serialize_option")]
     pub due_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "earshot_model::time::serialize")]
     pub sla_started: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident: Option<String>,
@@ -269,6 +279,14 @@ mod tests {
         assert_eq!(StateKey::decode("garbage"), None);
         assert_eq!(StateKey::decode("t/xyz"), None);
         assert_eq!(StateKey::decode("p/12"), None);
+    }
+
+    /// A changelog written before keeps its keys: compaction folds a ticket's records by key.
+    #[test]
+    fn ticket_keys_are_32_hex_digits_as_before() {
+        for key in [0, 1, 0xdead_beef, 1 << 64, u128::MAX - 7, u128::MAX] {
+            assert_eq!(StateKey::Ticket(key).encode(), format!("t/{key:032x}"));
+        }
     }
 
     #[test]
