@@ -24,6 +24,8 @@
 //! go out only once every earlier output is acknowledged), and skips the records the
 //! restored position covers.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use earshot_model::{IncidentBaseline, Intent, Priority};
 use serde::{Deserialize, Serialize};
@@ -169,21 +171,22 @@ impl StateKey {
     }
 }
 
-/// An open ticket of a conversation.
+/// An open ticket of a conversation. Written for every ticket revision, so the text borrows
+/// from the open ticket and its tables when written; read back, it owns its text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct TicketRecord {
+pub(crate) struct TicketRecord<'a> {
     pub v: u32,
     /// The ticket id's 16 hex digits (`tkt_` left out).
     pub ticket_id: String,
     pub revision: u32,
     pub post_count: u32,
     pub priority: Priority,
-    pub queue: String,
-    pub rule: String,
+    pub queue: Cow<'a, str>,
+    pub rule: Cow<'a, str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub team: Option<String>,
+    pub team: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<String>,
+    pub tags: Vec<Cow<'a, str>>,
     #[serde(serialize_with = "earshot_model::time::serialize")]
     pub created_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -192,12 +195,12 @@ pub(crate) struct TicketRecord {
     #[serde(serialize_with = "earshot_model::time::serialize")]
     pub sla_started: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub incident: Option<String>,
+    pub incident: Option<Cow<'a, str>>,
     /// The post ids listed on the ticket, the first first.
-    pub post_ids: Vec<String>,
+    pub post_ids: Vec<Cow<'a, str>>,
     /// Hashes of the ids folded past the list's cap.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub overflow: Vec<u64>,
+    #[serde(default, skip_serializing_if = "<[u64]>::is_empty")]
+    pub overflow: Cow<'a, [u64]>,
     /// Unix seconds of the last post folded in (the folding window counts from it).
     pub last_active: i64,
 }

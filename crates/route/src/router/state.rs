@@ -2,6 +2,8 @@
 //! a shard taken over ([`Router::restore_shard`]) or handed on ([`Router::drop_shard`]); and
 //! a new configuration swapped in with every open ticket kept ([`Router::reconfigure`]).
 
+use std::borrow::Cow;
+
 use super::{Router, Shard};
 use crate::config::RouteConfig;
 use crate::folding::{OpenTicket, TagSet};
@@ -266,26 +268,32 @@ fn encode_ticket(t: &Tables, open: &OpenTicket, last_active: i64) -> Vec<u8> {
         revision: open.revision,
         post_count: open.post_count,
         priority: open.priority,
-        queue: t.queue_ids[open.queue as usize].to_string(),
-        rule: t.rule_ids[open.rule as usize].to_string(),
-        team: t.teams.get(open.team as usize).map(|team| team.to_string()),
+        queue: Cow::Borrowed(&t.queue_ids[open.queue as usize]),
+        rule: Cow::Borrowed(&t.rule_ids[open.rule as usize]),
+        team: t
+            .teams
+            .get(open.team as usize)
+            .map(|team| Cow::Borrowed(&**team)),
         tags: open
             .tags
             .iter()
-            .map(|tag| t.tags[tag as usize].to_string())
+            .map(|tag| Cow::Borrowed(&*t.tags[tag as usize]))
             .collect(),
         created_at: open.created_at,
         due_at: open.due_at,
         sla_started: open.sla_started,
-        incident: open.incident.as_deref().map(str::to_string),
-        post_ids: open.post_ids().map(str::to_string).collect(),
-        overflow: open.overflow.as_deref().cloned().unwrap_or_default(),
+        incident: open.incident.as_deref().map(Cow::Borrowed),
+        post_ids: open.post_ids().map(Cow::Borrowed).collect(),
+        overflow: open
+            .overflow
+            .as_deref()
+            .map_or(Cow::Borrowed(&[][..]), |ids| Cow::Borrowed(&ids[..])),
         last_active,
     };
     serde_json::to_vec(&record).unwrap_or_default()
 }
 
-fn decode_ticket(t: &mut Tables, record: TicketRecord) -> Option<(OpenTicket, i64)> {
+fn decode_ticket(t: &mut Tables, record: TicketRecord<'_>) -> Option<(OpenTicket, i64)> {
     let ticket_id = u64::from_str_radix(&record.ticket_id, 16).ok()?;
     let mut post_ids = record.post_ids.into_iter();
     let first = post_ids.next()?;
@@ -304,16 +312,16 @@ fn decode_ticket(t: &mut Tables, record: TicketRecord) -> Option<(OpenTicket, i6
             .map_or(NONE, |team| t.team_index(team)),
         record.created_at,
         record.due_at,
-        record.incident.map(Into::into),
+        record.incident.map(|id| id.as_ref().into()),
         tags,
         &first,
     );
     open.revision = record.revision;
     open.post_count = record.post_count;
     open.sla_started = record.sla_started;
-    open.later_posts = post_ids.map(Into::into).collect();
+    open.later_posts = post_ids.map(|id| id.as_ref().into()).collect();
     if !record.overflow.is_empty() {
-        let mut overflow = record.overflow;
+        let mut overflow = record.overflow.into_owned();
         overflow.sort_unstable();
         open.overflow = Some(Box::new(overflow));
     }
