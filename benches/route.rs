@@ -11,11 +11,14 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use std::time::Instant;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+
+#[path = "common/thread_cpu.rs"]
+mod thread_cpu;
 use earshot_model::{Analysis, Author, Intent, Post, ScoredPost, Sentiment, WatchMatch, WatchTerm};
 use earshot_route::{ConfigFile, RouteOutput, Router};
+use thread_cpu::ThreadCpu;
 
 const WATCHLISTS: [&str; 6] = [
     "hoshizora",
@@ -107,28 +110,6 @@ always_open = true
     text
 }
 
-/// The time this thread spent on a CPU, from `/proc/thread-self/schedstat` (nanoseconds),
-/// so other processes on a shared machine do not inflate the figure; wall time elsewhere.
-struct CpuClock(Option<u64>, Instant);
-
-impl CpuClock {
-    fn read() -> Option<u64> {
-        let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-        text.split_whitespace().next()?.parse().ok()
-    }
-
-    fn now() -> CpuClock {
-        CpuClock(CpuClock::read(), Instant::now())
-    }
-
-    fn elapsed(&self) -> std::time::Duration {
-        match (self.0, CpuClock::read()) {
-            (Some(a), Some(b)) => std::time::Duration::from_nanos(b.saturating_sub(a)),
-            _ => self.1.elapsed(),
-        }
-    }
-}
-
 /// A deterministic mix of posts one second apart.
 fn posts(start: DateTime<Utc>) -> Vec<(ScoredPost, DateTime<Utc>)> {
     let mut seed = 0x2545_f491_4f6c_dd1du64;
@@ -200,7 +181,7 @@ fn posts(start: DateTime<Utc>) -> Vec<(ScoredPost, DateTime<Utc>)> {
         .collect()
 }
 
-fn bench(c: &mut Criterion) {
+fn bench(c: &mut Criterion<ThreadCpu>) {
     let text = config();
     let files = [ConfigFile {
         name: "bench.toml",
@@ -237,22 +218,22 @@ fn bench(c: &mut Criterion) {
     };
     let mut router = Router::new(config.clone());
     let mut pass = 0;
+    let mut out: Vec<RouteOutput> = Vec::with_capacity(8);
     group.bench_function("50_rules", |b| {
-        b.iter_custom(|iters| {
-            let mut total = std::time::Duration::ZERO;
-            for _ in 0..iters {
-                let batch = shifted(pass);
+        b.iter_batched(
+            || {
                 pass += 1;
-                let mut out: Vec<RouteOutput> = Vec::with_capacity(8);
-                let start = CpuClock::now();
+                shifted(pass - 1)
+            },
+            |batch| {
                 for (post, at) in &batch {
                     router.route_into(post, *at, &mut out);
                     out.clear();
                 }
-                total += start.elapsed();
-            }
-            total
-        })
+                batch
+            },
+            BatchSize::PerIteration,
+        )
     });
     group.finish();
 
@@ -271,5 +252,9 @@ fn bench(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    config = thread_cpu::criterion();
+    targets = bench
+}
 criterion_main!(benches);
