@@ -195,6 +195,10 @@ enum BenchCommand {
         /// Posts per second for the latency run.
         #[arg(long, default_value_t = 1000)]
         rate: u64,
+        /// Throughput runs per kind, interleaved round by round; the figures are medians.
+        /// On a shared machine one run moves by a fifth or more: use 5.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=50))]
+        runs: u64,
         /// Seconds one run may take before the bench gives up.
         #[arg(long, default_value_t = 600)]
         timeout: u64,
@@ -298,6 +302,7 @@ fn main() -> ExitCode {
                     brokers,
                     copies,
                     rate,
+                    runs,
                     timeout,
                     json,
                     low_latency,
@@ -307,6 +312,7 @@ fn main() -> ExitCode {
             brokers.as_deref(),
             copies,
             rate,
+            runs as usize,
             Duration::from_secs(timeout),
             json,
             low_latency,

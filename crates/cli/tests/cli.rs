@@ -616,7 +616,7 @@ fn bench_pipeline_reports_every_run_and_their_ratios() {
     let _one = one_broker_test_at_a_time();
     let output = earshot()
         .args([
-            "bench", "pipeline", "--copies", "1", "--rate", "100", "--json",
+            "bench", "pipeline", "--copies", "1", "--rate", "100", "--runs", "2", "--json",
         ])
         .output()
         .unwrap();
@@ -635,7 +635,12 @@ fn bench_pipeline_reports_every_run_and_their_ratios() {
             "{run}: {r}"
         );
         assert!(ms("processing_ms") > 0.0, "{run}: {r}");
+        let runs = r["throughput_runs"].as_array().expect("throughput_runs");
+        assert_eq!(runs.len(), 2, "{run}: {r}");
+        let (a, b) = (runs[0].as_f64().unwrap(), runs[1].as_f64().unwrap());
+        assert_eq!(ms("posts_per_second"), ((a + b) / 2.0).round(), "{run}: the median of 2");
     }
+    assert_eq!(report["runs"], 2);
     assert_eq!(
         report["pipeline"]["name"], "fused",
         "earshot run's default shape"

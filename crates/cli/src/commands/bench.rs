@@ -50,6 +50,9 @@ pub struct RunResult {
     /// of them that went to route's changelog.
     pub records_per_post: f64,
     pub changelog_records_per_post: f64,
+    /// Posts/s of each throughput run (`--runs`), in order; `posts_per_second` and
+    /// `seconds` are their median's.
+    pub throughput_runs: Vec<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -65,13 +68,16 @@ pub struct BenchReport {
     /// route stages through the scored topic.
     pub fused: RunResult,
     pub split: RunResult,
-    /// pipeline posts/s ÷ pass-through posts/s.
+    /// pipeline posts/s ÷ pass-through posts/s: with several `--runs`, the median of each
+    /// round's ratio (the kinds of a round run one after the other, under the same load).
     pub ratio: f64,
     pub fused_ratio: f64,
     pub split_ratio: f64,
     /// analyze-only posts/s ÷ pass-through posts/s: one hop with processing against one
     /// hop without.
     pub analyze_only_ratio: f64,
+    /// Throughput runs of each kind, interleaved: round 1 runs every kind, then round 2…
+    pub runs: usize,
 }
 
 /// The low-latency client profile (docs/operations.md): producers send at once instead of
@@ -101,11 +107,13 @@ impl Processor for PassThrough {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     config: Option<&Path>,
     brokers: Option<&str>,
     copies: usize,
     rate: u64,
+    runs: usize,
     timeout: Duration,
     json: bool,
     low_latency_profile: bool,
@@ -152,21 +160,40 @@ pub fn run(
             None => crate::topics::create(kafka, topics),
         }
     };
-    let run = |kind| {
+    let run = |kind, round| {
         measure(
             kind, kafka, &prefix, &posts, rate, &analyzer, &settings, &queues, &create, timeout,
+            round,
         )
     };
-    let pass_through = run(Kind::PassThrough)?;
-    let analyze_only = run(Kind::AnalyzeOnly)?;
-    let fused = run(Kind::Fused)?;
-    let split = run(Kind::Split)?;
-    let pipeline = match settings.pipeline.shape {
-        Shape::Fused => fused.clone(),
-        Shape::Split => split.clone(),
+    // Round by round, so that a change in the machine's load between runs (a build next
+    // door) weighs on every kind alike, and each round's ratios compare like with like.
+    let runs = runs.max(1);
+    let kinds = [
+        Kind::PassThrough,
+        Kind::AnalyzeOnly,
+        Kind::Fused,
+        Kind::Split,
+    ];
+    let mut rounds: Vec<Vec<RunResult>> = vec![Vec::new(); kinds.len()];
+    for round in 0..runs {
+        for (kind, results) in kinds.iter().zip(&mut rounds) {
+            results.push(run(*kind, round)?);
+        }
+    }
+    let ratio = |kind: usize| {
+        let per_round: Vec<f64> = (0..runs)
+            .map(|r| rounds[kind][r].posts_per_second / rounds[0][r].posts_per_second)
+            .collect();
+        (median(per_round) * 100.0).round() / 100.0
     };
-    let ratio = |r: &RunResult| {
-        (r.posts_per_second / pass_through.posts_per_second * 100.0).round() / 100.0
+    let (fused_ratio, split_ratio, analyze_only_ratio) = (ratio(2), ratio(3), ratio(1));
+    let mut combined = rounds.into_iter().map(combine);
+    let mut next = || combined.next().flatten().context("a result for every kind");
+    let (pass_through, analyze_only, fused, split) = (next()?, next()?, next()?, next()?);
+    let (pipeline, pipeline_ratio) = match settings.pipeline.shape {
+        Shape::Fused => (fused.clone(), fused_ratio),
+        Shape::Split => (split.clone(), split_ratio),
     };
 
     let report = BenchReport {
@@ -180,10 +207,11 @@ pub fn run(
         } else {
             "default"
         },
-        ratio: ratio(&pipeline),
-        fused_ratio: ratio(&fused),
-        split_ratio: ratio(&split),
-        analyze_only_ratio: ratio(&analyze_only),
+        ratio: pipeline_ratio,
+        fused_ratio,
+        split_ratio,
+        analyze_only_ratio,
+        runs,
         pass_through,
         analyze_only,
         pipeline,
@@ -194,8 +222,8 @@ pub fn run(
         output::print(format_args!("{}", serde_json::to_string(&report)?))?;
     } else {
         output::print(format_args!(
-            "broker: {}, client profile: {}",
-            report.broker, report.profile
+            "broker: {}, client profile: {}, throughput runs per kind: {}",
+            report.broker, report.profile, report.runs
         ))?;
         for r in [
             &report.pass_through,
@@ -219,15 +247,32 @@ pub fn run(
                 r.records_per_post,
                 r.changelog_records_per_post,
             ))?;
+            if r.throughput_runs.len() > 1 {
+                let runs: Vec<String> = r
+                    .throughput_runs
+                    .iter()
+                    .map(|p| format!("{p:.0}"))
+                    .collect();
+                output::print(format_args!(
+                    "{:<13} posts/s by run: {}",
+                    "",
+                    runs.join(", ")
+                ))?;
+            }
         }
         output::print(format_args!(
             "fused / pass-through = {:.2}; split / pass-through = {:.2}; analyze only / pass-through = {:.2}; \
-             pipeline ({}) / pass-through = {:.2}",
+             pipeline ({}) / pass-through = {:.2}{}",
             report.fused_ratio,
             report.split_ratio,
             report.analyze_only_ratio,
             report.pipeline.name,
-            report.ratio
+            report.ratio,
+            if report.runs > 1 {
+                " (medians of each round's ratio)"
+            } else {
+                ""
+            }
         ))?;
     }
     Ok(ExitCode::SUCCESS)
@@ -275,9 +320,10 @@ impl Kind {
     }
 }
 
-/// Runs one kind twice over fresh topics: throughput on a backlog (every post published
-/// before the stages start; timed from partition assignment until every output is
-/// acknowledged), then latency at a steady `rate` of posts per second while the stages run.
+/// Runs one kind over fresh topics: throughput on a backlog (every post published before
+/// the stages start; timed from partition assignment until every output is acknowledged),
+/// then, in the first round only, latency at a steady `rate` of posts per second while the
+/// stages run.
 #[allow(clippy::too_many_arguments)]
 fn measure(
     kind: Kind,
@@ -290,14 +336,20 @@ fn measure(
     queues: &[String],
     create: &dyn Fn(&[String]) -> Result<()>,
     timeout: Duration,
+    round: usize,
 ) -> Result<RunResult> {
     let mut seconds = 0.0;
     let mut latencies = Vec::new();
     let mut processing_ms = 0.0;
     let mut records = (0.0, 0.0);
-    for phase in ["throughput", "latency"] {
-        // Topics and groups of their own for each kind and phase.
-        let run = format!("{prefix}.{}.{phase}", kind.name());
+    let phases: &[&str] = if round == 0 {
+        &["throughput", "latency"]
+    } else {
+        &["throughput"]
+    };
+    for &phase in phases {
+        // Topics and groups of their own for each kind, phase and round.
+        let run = format!("{prefix}.{}.{phase}{round}", kind.name());
         let mut kafka = base.clone();
         let t = &mut kafka.topics;
         for topic in [
@@ -723,5 +775,32 @@ fn result(
         processing_ms,
         records_per_post,
         changelog_records_per_post,
+        throughput_runs: vec![(posts as f64 / seconds).round()],
+    }
+}
+
+/// One kind's rounds as one result: the first round's (the only one with latency figures),
+/// with every round's throughput and their median.
+fn combine(rounds: Vec<RunResult>) -> Option<RunResult> {
+    let throughput_runs: Vec<f64> = rounds.iter().map(|r| r.posts_per_second).collect();
+    let mut result = rounds.into_iter().next()?;
+    let median = median(throughput_runs.clone());
+    result.posts_per_second = median.round();
+    result.seconds = if median > 0.0 {
+        (result.posts as f64 / median * 1000.0).round() / 1000.0
+    } else {
+        0.0
+    };
+    result.throughput_runs = throughput_runs;
+    Some(result)
+}
+
+/// The middle value (the mean of the two middle ones for an even count); 0 for none.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
     }
 }
