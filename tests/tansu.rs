@@ -761,8 +761,10 @@ fn kill_minus_nine_and_restart(shape: earshot::settings::Shape) {
 
     let consumer = world.consumer(&ticket_topics());
     let mut records = Vec::new();
-    // About a third of the way: past the first offset commits (every second), not at the end.
-    let threshold = (all_triage_ids.len() / 3).max(1);
+    // Half-way: past the first offset commits (every second), not at the end, and where
+    // the sample has 12–19 conversations open across any commit point (at a third there
+    // were offsets with none, and the test could then show nothing).
+    let threshold = (all_triage_ids.len() / 2).max(1);
     let started = Instant::now();
     while ticket_ids(&records).len() < threshold {
         route.process.assert_running("before the kill");
