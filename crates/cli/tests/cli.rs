@@ -638,7 +638,11 @@ fn bench_pipeline_reports_every_run_and_their_ratios() {
         let runs = r["throughput_runs"].as_array().expect("throughput_runs");
         assert_eq!(runs.len(), 2, "{run}: {r}");
         let (a, b) = (runs[0].as_f64().unwrap(), runs[1].as_f64().unwrap());
-        assert_eq!(ms("posts_per_second"), ((a + b) / 2.0).round(), "{run}: the median of 2");
+        assert_eq!(
+            ms("posts_per_second"),
+            ((a + b) / 2.0).round(),
+            "{run}: the median of 2"
+        );
     }
     assert_eq!(report["runs"], 2);
     assert_eq!(
