@@ -3,8 +3,8 @@
 //! On the shared 2-core development machine another build descheduling the benchmark
 //! thread moved wall-time figures by ±15% between runs of the same code; time spent off
 //! the CPU is not counted here. Read from `/proc/thread-self/schedstat` (nanoseconds on
-//! the CPU, Linux), so no unsafe code is needed; elsewhere the bench falls back to wall
-//! time (see [`criterion`]).
+//! the CPU, Linux), so no unsafe code is needed; elsewhere [`criterion`] refuses to start
+//! rather than report zeros.
 
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{Criterion, Throughput};
@@ -13,17 +13,10 @@ use criterion::{Criterion, Throughput};
 #[derive(Debug, Clone, Copy)]
 pub struct ThreadCpu;
 
-impl ThreadCpu {
-    /// Whether this system reports per-thread CPU time.
-    pub fn available() -> bool {
-        now().is_some()
-    }
-}
-
-/// A criterion on thread CPU time where the system reports it.
+/// A criterion on thread CPU time; panics where the system does not report it.
 pub fn criterion() -> Criterion<ThreadCpu> {
     assert!(
-        ThreadCpu::available(),
+        now().is_some(),
         "/proc/thread-self/schedstat is not readable: run this bench on Linux"
     );
     Criterion::default().with_measurement(ThreadCpu)

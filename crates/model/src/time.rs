@@ -162,6 +162,36 @@ fn whole_seconds_utc(text: &[u8]) -> Option<DateTime<Utc>> {
         .map(|time| time.and_utc())
 }
 
+/// Times whose writing has an edge: the ends of years 0–9999, fractions of each width
+/// (trailing zeros included), leap seconds, another offset. Shared by the tests of every
+/// writer of times.
+#[cfg(test)]
+pub(crate) fn tricky_times() -> Vec<DateTime<Utc>> {
+    [
+        "2026-11-15T15:00:26Z",
+        "1970-01-01T00:00:00Z",
+        "0000-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "9999-12-31T23:59:59.999999999Z",
+        "2026-11-15T15:00:26.5Z",
+        "2026-11-15T15:00:26.050Z",
+        "2026-11-15T15:00:26.000001Z",
+        "2026-11-15T15:00:26.120300Z",
+        "2026-11-15T15:00:26.123456789Z",
+        "2026-11-15T15:00:26.000000001Z",
+        "2016-12-31T23:59:60Z",
+        "2016-12-31T23:59:60.25Z",
+        "2026-11-15T15:00:26+09:00",
+    ]
+    .iter()
+    .map(|t| {
+        t.parse::<DateTime<chrono::FixedOffset>>()
+            .expect("a valid test time")
+            .into()
+    })
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -245,23 +275,7 @@ mod tests {
 
     #[test]
     fn times_are_written_as_chrono_writes_them() {
-        let times = [
-            "2026-11-15T15:00:26Z",
-            "1970-01-01T00:00:00Z",
-            "0000-01-01T00:00:00Z",
-            "9999-12-31T23:59:59.999999999Z",
-            "2026-11-15T15:00:26.5Z",
-            "2026-11-15T15:00:26.050Z",
-            "2026-11-15T15:00:26.000001Z",
-            "2026-11-15T15:00:26.120300Z",
-            "2026-11-15T15:00:26.123456789Z",
-            "2026-11-15T15:00:26.000000001Z",
-            "2016-12-31T23:59:60Z",
-            "2016-12-31T23:59:60.25Z",
-            "2026-11-15T15:00:26+09:00",
-        ];
-        for t in times {
-            let time: DateTime<Utc> = t.parse::<DateTime<chrono::FixedOffset>>().unwrap().into();
+        for time in tricky_times() {
             assert_written_as_chrono(time);
         }
         for far in [DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC] {

@@ -124,8 +124,10 @@ impl StateKey {
             // Not `format!("t/{key:032x}")`: a ticket key is written for every ticket
             // revision, and core::fmt's hex is slower than these two halves.
             StateKey::Ticket(key) => {
-                let mut text = crate::tables::hex_id("t/", (key >> 64) as u64);
-                text.push_str(&crate::tables::hex_id("", *key as u64));
+                let mut text = String::with_capacity(34);
+                text.push_str("t/");
+                crate::tables::push_hex(&mut text, (key >> 64) as u64);
+                crate::tables::push_hex(&mut text, *key as u64);
                 text
             }
             StateKey::Count {

@@ -367,13 +367,18 @@ impl Tables {
 
 /// `prefix` and 16 lower-case hex digits, without the formatting machinery.
 pub(crate) fn hex_id(prefix: &str, h: u64) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(prefix.len() + 16);
     s.push_str(prefix);
+    push_hex(&mut s, h);
+    s
+}
+
+/// Appends `h` as 16 lower-case hex digits.
+pub(crate) fn push_hex(s: &mut String, h: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     for i in (0..16).rev() {
         s.push(char::from(HEX[((h >> (i * 4)) & 0xf) as usize]));
     }
-    s
 }
 
 /// `platform:c:<conversation id>`, else `platform:a:<author id>:<first watchlist>`, else

@@ -175,22 +175,26 @@ pub fn run(
         Kind::Fused,
         Kind::Split,
     ];
-    let mut rounds: Vec<Vec<RunResult>> = vec![Vec::new(); kinds.len()];
+    let mut rounds: [Vec<RunResult>; 4] = Default::default();
     for round in 0..runs {
         for (kind, results) in kinds.iter().zip(&mut rounds) {
             results.push(run(*kind, round)?);
         }
     }
-    let ratio = |kind: usize| {
-        let per_round: Vec<f64> = (0..runs)
-            .map(|r| rounds[kind][r].posts_per_second / rounds[0][r].posts_per_second)
+    let [pass_through, analyze_only, fused, split] = rounds;
+    // Each round's kind ÷ that round's pass-through, then the median over rounds.
+    let ratio = |kind: &[RunResult]| {
+        let per_round: Vec<f64> = kind
+            .iter()
+            .zip(&pass_through)
+            .map(|(k, p)| k.posts_per_second / p.posts_per_second)
             .collect();
         (median(per_round) * 100.0).round() / 100.0
     };
-    let (fused_ratio, split_ratio, analyze_only_ratio) = (ratio(2), ratio(3), ratio(1));
-    let mut combined = rounds.into_iter().map(combine);
-    let mut next = || combined.next().flatten().context("a result for every kind");
-    let (pass_through, analyze_only, fused, split) = (next()?, next()?, next()?, next()?);
+    let (fused_ratio, split_ratio, analyze_only_ratio) =
+        (ratio(&fused), ratio(&split), ratio(&analyze_only));
+    let [pass_through, analyze_only, fused, split] =
+        [pass_through, analyze_only, fused, split].map(combine);
     let (pipeline, pipeline_ratio) = match settings.pipeline.shape {
         Shape::Fused => (fused.clone(), fused_ratio),
         Shape::Split => (split.clone(), split_ratio),
@@ -779,11 +783,14 @@ fn result(
     }
 }
 
-/// One kind's rounds as one result: the first round's (the only one with latency figures),
-/// with every round's throughput and their median.
-fn combine(rounds: Vec<RunResult>) -> Option<RunResult> {
+/// One kind's rounds (at least one) as one result: the first round's (the only one with
+/// latency figures), with every round's throughput and their median.
+fn combine(rounds: Vec<RunResult>) -> RunResult {
     let throughput_runs: Vec<f64> = rounds.iter().map(|r| r.posts_per_second).collect();
-    let mut result = rounds.into_iter().next()?;
+    let mut result = rounds
+        .into_iter()
+        .next()
+        .expect("every kind runs at least once");
     let median = median(throughput_runs.clone());
     result.posts_per_second = median.round();
     result.seconds = if median > 0.0 {
@@ -792,7 +799,7 @@ fn combine(rounds: Vec<RunResult>) -> Option<RunResult> {
         0.0
     };
     result.throughput_runs = throughput_runs;
-    Some(result)
+    result
 }
 
 /// The middle value (the mean of the two middle ones for an even count); 0 for none.
