@@ -85,6 +85,26 @@ in_both_shapes!(
     backpressure_bounds_what_is_in_flight_and_loses_nothing,
 );
 
+/// The fused stage scoring ahead on three threads: records taken together are scored at
+/// once, routed one by one, and the outputs are exactly those of one thread.
+mod scored_ahead_on_threads {
+    use super::*;
+
+    #[test]
+    fn full_run_every_post_accounted_for() {
+        harness::with_analysis_threads(3, || {
+            super::full_run_every_post_accounted_for(Shape::Fused)
+        });
+    }
+
+    #[test]
+    fn garbage_on_the_raw_topic_goes_to_the_dlq() {
+        harness::with_analysis_threads(3, || {
+            super::garbage_on_the_raw_topic_goes_to_the_dlq(Shape::Fused)
+        });
+    }
+}
+
 /// The whole sample and the bad lines through ingest, analyze and route: every valid post is
 /// dropped by analyze or routed, route makes exactly the offline outputs, and ingest
 /// dead-letters exactly the 8 invalid lines.
@@ -118,6 +138,17 @@ fn full_run_every_post_accounted_for(shape: Shape) {
         assert_eq!(received(m, "route") as usize, expected.relevant.len());
     }
     assert_eq!(dropped + expected.relevant.len(), expected.posts);
+    if fx.settings.analyze.threads > 1 {
+        let prepared = m
+            .records_prepared
+            .with_label_values(&[shape.input_stage()])
+            .get();
+        assert!(
+            prepared as usize > expected.posts / 2,
+            "records scored ahead: {prepared} of {}",
+            expected.posts
+        );
+    }
 
     // Route made exactly what the offline run made: the same tickets (ids, revisions and the
     // post behind each), unrouted records and incidents, none twice.

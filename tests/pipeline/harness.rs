@@ -36,6 +36,19 @@ const PUBLISH_WITHIN: Duration = Duration::from_secs(30);
 /// machine has two cores.
 static SERIAL: Mutex<()> = Mutex::new(());
 
+thread_local! {
+    /// `[analyze] threads` of the fixtures this test's thread starts.
+    static ANALYSIS_THREADS: std::cell::Cell<usize> = const { std::cell::Cell::new(1) };
+}
+
+/// Runs `test` with its fixtures' analysing stages scoring on `threads` threads.
+pub fn with_analysis_threads<T>(threads: usize, test: impl FnOnce() -> T) -> T {
+    ANALYSIS_THREADS.set(threads);
+    let result = test();
+    ANALYSIS_THREADS.set(1);
+    result
+}
+
 /// The non-blank lines of a file in `examples/`.
 pub fn example_lines(file: &str) -> Vec<Vec<u8>> {
     let path = earshot_e2e::repo_root().join("examples").join(file);
@@ -108,6 +121,7 @@ impl Fixture {
         settings.kafka.partitions = partitions;
         settings.kafka.replication_factor = brokers;
         settings.kafka.shutdown_seconds = 10;
+        settings.analyze.threads = ANALYSIS_THREADS.get();
         // The mock holds a rebalance open for the session timeout less a second (a real
         // broker moves on once every member rejoined): keep it short so that a replica
         // joining takes seconds, not 44 of them.
@@ -180,7 +194,7 @@ impl Fixture {
         Stage::Daemon(spawn_analyze(
             &self.settings.kafka,
             self.settings.limits,
-            self.analyzer.clone(),
+            self.settings.analysis(self.analyzer.clone()),
             &self.metrics,
             &self.shutdown,
             updates,
@@ -195,7 +209,7 @@ impl Fixture {
         spawn_pipeline(
             &self.settings.kafka,
             self.settings.limits,
-            self.analyzer.clone(),
+            self.settings.analysis(self.analyzer.clone()),
             self.router(),
             pipeline,
             RouteClock::Event,

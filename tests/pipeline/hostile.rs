@@ -21,15 +21,31 @@ pub const JAPANESE_POST: &str = r#"{"id":"ja-panic","text":"星空モバイル�
 pub const NEXT_POST: &str = r#"{"id":"next","text":"星空モバイル、朝から圏外で電話が繋がらない…","author":{"id":"u-next"},"created_at":"2026-11-20T10:01:00Z"}"#;
 const POISON_POST: &str = r#"{"id":"poison","text":"星空モバイル 繋がらない","author":{"id":"u-poison"},"created_at":"2026-11-20T09:59:00Z"}"#;
 
-/// Analyze with a bug: it panics on the post with id `poison`.
+/// Analyze with a bug: it panics on the post with id `poison`, and while scoring ahead
+/// records among which it is.
 struct PanicsOnPoison(AnalyzeProcessor);
+
+fn is_poison(input: &Input<'_>) -> bool {
+    input.payload.is_some_and(|p| post_id(p) == "poison")
+}
 
 impl Processor for PanicsOnPoison {
     fn process(&mut self, input: &Input<'_>, out: &mut Vec<Output>) -> Result<(), Reject> {
-        if input.payload.is_some_and(|p| post_id(p) == "poison") {
+        if is_poison(input) {
             panic!("a bug met post `poison`");
         }
         self.0.process(input, out)
+    }
+
+    fn read_ahead(&self) -> usize {
+        self.0.read_ahead()
+    }
+
+    fn prepare(&mut self, inputs: &[Input<'_>]) {
+        self.0.prepare(inputs);
+        if inputs.iter().any(is_poison) {
+            panic!("a bug met post `poison` while scoring ahead");
+        }
     }
 }
 
@@ -38,11 +54,15 @@ fn lines(posts: &[&str]) -> Vec<Vec<u8>> {
 }
 
 fn poisoned_analyze(fx: &Fixture) -> Stage {
-    let processor = PanicsOnPoison(AnalyzeProcessor::new(
-        fx.analyzer.clone(),
-        fx.topics().scored.clone(),
-        &fx.metrics,
-    ));
+    poisoned_analyze_on(fx, 1)
+}
+
+/// The poisoned analyze stage scoring on `threads` threads.
+fn poisoned_analyze_on(fx: &Fixture, threads: usize) -> Stage {
+    let processor = PanicsOnPoison(
+        AnalyzeProcessor::new(fx.analyzer.clone(), fx.topics().scored.clone(), &fx.metrics)
+            .with_threads(threads),
+    );
     fx.run_stage("analyze", "poisoned", processor, &fx.metrics, &fx.shutdown)
 }
 
@@ -80,7 +100,35 @@ fn a_panicking_record_goes_to_the_dlq_and_the_partition_moves_on() {
         fx.publish(&lines(&[POISON_POST, JAPANESE_POST, NEXT_POST])),
         (3, 0)
     );
-    wait_for_tickets(&fx, &[&analyze, &route], &mut out, &["ja-panic", "next"]);
+    the_poison_alone_is_dead_lettered(&fx, analyze, route, &mut out);
+}
+
+/// The same bug met while scoring records ahead on two threads: preparing the records
+/// panics, is ignored, and processing meets the panic again on the poison record alone,
+/// which goes to the DLQ; the records taken with it still become tickets.
+#[test]
+fn a_panic_while_scoring_ahead_costs_only_its_record() {
+    let fx = Fixture::start(1, 1);
+    let mut out = fx.collector(&output_topics(&fx));
+    // Published before the stage starts, so that it takes them together.
+    assert_eq!(
+        fx.publish(&lines(&[POISON_POST, JAPANESE_POST, NEXT_POST])),
+        (3, 0)
+    );
+    let analyze = poisoned_analyze_on(&fx, 2);
+    let route = fx.spawn_route();
+    the_poison_alone_is_dead_lettered(&fx, analyze, route, &mut out);
+    let prepared = fx.metrics.records_prepared.with_label_values(&["analyze"]);
+    assert_eq!(prepared.get(), 3, "the three records were taken together");
+}
+
+fn the_poison_alone_is_dead_lettered(
+    fx: &Fixture,
+    analyze: Stage,
+    route: Stage,
+    out: &mut Collector,
+) {
+    wait_for_tickets(fx, &[&analyze, &route], out, &["ja-panic", "next"]);
     out.settle(Duration::from_secs(1), Duration::from_secs(10));
     crate::harness::stop(&fx.shutdown, vec![analyze, route]);
 
@@ -91,8 +139,9 @@ fn a_panicking_record_goes_to_the_dlq_and_the_partition_moves_on() {
     assert_eq!(dead.header(DLQ_STAGE_HEADER), Some("analyze"));
     assert_eq!(dead.header(DLQ_ERROR_CODE_HEADER), Some("internal_error"));
     assert!(
-        dead.header(DLQ_REASON_HEADER)
-            .is_some_and(|r| r.contains("a bug met post `poison`")),
+        dead.header(DLQ_REASON_HEADER).is_some_and(
+            |r| r.contains("a bug met post `poison`") && !r.contains("while scoring ahead")
+        ),
         "{dead:?}"
     );
     assert_eq!(

@@ -44,7 +44,7 @@ fn route_replica_with(
         Shape::Fused => earshot::daemon::spawn_process(
             kafka,
             limits,
-            fx.analyzer.clone(),
+            fx.settings.analysis(fx.analyzer.clone()),
             fx.router(),
             earshot::daemon::Fused {
                 clock: RouteClock::Event,
@@ -115,6 +115,16 @@ fn wait_for_route(
 }
 
 in_both_shapes!(route_state_moves_with_its_partition_and_a_replay_changes_nothing);
+
+/// Fused replicas scoring ahead on two threads: a rebalance arriving while a replica takes
+/// records together stops the taking, the records taken are routed before the partitions
+/// are handed over, and the state still moves with its partition.
+#[test]
+fn route_state_moves_with_its_partition_while_scoring_ahead() {
+    crate::harness::with_analysis_threads(2, || {
+        route_state_moves_with_its_partition_and_a_replay_changes_nothing(Shape::Fused)
+    });
+}
 
 /// Replica a routes the first half of the posts; replica b joins and a stops, so b owns the
 /// partition and restores its conversations, post ids and spike state from the changelog

@@ -71,17 +71,48 @@ impl RunningStage {
     }
 }
 
+/// What a stage that analyses runs: the analyzer, and on how many threads.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub analyzer: Arc<Analyzer>,
+    /// Threads that score the records a stage takes together, its own included
+    /// (`[analyze] threads`).
+    pub threads: usize,
+}
+
+/// The analyzer on the stage's thread alone.
+impl From<Arc<Analyzer>> for Analysis {
+    fn from(analyzer: Arc<Analyzer>) -> Analysis {
+        Analysis {
+            analyzer,
+            threads: 1,
+        }
+    }
+}
+
+impl Analysis {
+    fn processor(
+        self,
+        kafka: &KafkaConfig,
+        limits: earshot_model::PostLimits,
+        metrics: &Metrics,
+    ) -> AnalyzeProcessor {
+        AnalyzeProcessor::new(self.analyzer, kafka.topics.scored.clone(), metrics)
+            .with_limits(limits, kafka.max_message_bytes)
+            .with_threads(self.threads)
+    }
+}
+
 pub fn spawn_analyze(
     kafka: &KafkaConfig,
     limits: earshot_model::PostLimits,
-    analyzer: Arc<Analyzer>,
+    analysis: impl Into<Analysis>,
     metrics: &Metrics,
     shutdown: &Shutdown,
     updates: Option<Updates>,
 ) -> RunningStage {
     let spec = kafka.analyze_stage(Some(instance_id()));
-    let processor = AnalyzeProcessor::new(analyzer, kafka.topics.scored.clone(), metrics)
-        .with_limits(limits, kafka.max_message_bytes);
+    let processor = analysis.into().processor(kafka, limits, metrics);
     spawn_following(
         spec,
         kafka.clone(),
@@ -126,7 +157,7 @@ pub struct Fused {
 pub fn spawn_process(
     kafka: &KafkaConfig,
     limits: earshot_model::PostLimits,
-    analyzer: Arc<Analyzer>,
+    analysis: impl Into<Analysis>,
     router: earshot_route::Router,
     fused: Fused,
     metrics: &Metrics,
@@ -134,8 +165,7 @@ pub fn spawn_process(
     updates: Option<Updates>,
 ) -> RunningStage {
     let spec = kafka.process_stage(Some(instance_id()));
-    let analyze = AnalyzeProcessor::new(analyzer, kafka.topics.scored.clone(), metrics)
-        .with_limits(limits, kafka.max_message_bytes);
+    let analyze = analysis.into().processor(kafka, limits, metrics);
     let route = route_processor(kafka, &spec.group_id, limits, router, fused.clock, metrics)
         .reading(kafka.topics.raw.clone());
     spawn_following(
@@ -155,7 +185,7 @@ pub fn spawn_process(
 pub fn spawn_pipeline(
     kafka: &KafkaConfig,
     limits: earshot_model::PostLimits,
-    analyzer: Arc<Analyzer>,
+    analysis: impl Into<Analysis>,
     router: earshot_route::Router,
     shape: crate::settings::PipelineSettings,
     clock: crate::settings::RouteClock,
@@ -163,6 +193,7 @@ pub fn spawn_pipeline(
     shutdown: &Shutdown,
     updates: &dyn Fn() -> Option<Updates>,
 ) -> Vec<RunningStage> {
+    let analysis = analysis.into();
     match shape.shape {
         Shape::Fused => {
             let fused = Fused {
@@ -172,7 +203,7 @@ pub fn spawn_pipeline(
             vec![spawn_process(
                 kafka,
                 limits,
-                analyzer,
+                analysis,
                 router,
                 fused,
                 metrics,
@@ -181,7 +212,7 @@ pub fn spawn_pipeline(
             )]
         }
         Shape::Split => vec![
-            spawn_analyze(kafka, limits, analyzer, metrics, shutdown, updates()),
+            spawn_analyze(kafka, limits, analysis, metrics, shutdown, updates()),
             spawn_route(kafka, limits, router, clock, metrics, shutdown, updates()),
         ],
     }

@@ -60,6 +60,10 @@ pub struct AnalyzeSettings {
     /// reads only the scores, and the explanation is most of a scored record's size and of
     /// the time spent making it. `earshot score --explain` and `earshot explain` turn it on.
     pub explain: bool,
+    /// Threads each analysing stage (the fused stage, the analyze stage) scores on, its own
+    /// included. Records it takes together are split among them; routing stays on the
+    /// stage's thread, in order. 1: the stage's thread alone.
+    pub threads: usize,
 }
 
 /// Which model the analyzer uses.
@@ -99,6 +103,7 @@ impl Default for AnalyzeSettings {
             model: ModelChoice::Builtin,
             explain_features: 3,
             explain: false,
+            threads: 1,
         }
     }
 }
@@ -292,6 +297,14 @@ impl Settings {
     pub fn analyzer(&self) -> Result<Analyzer> {
         let set = ConfigSet::load(self, Need::Analyzer)?;
         Ok(Arc::into_inner(set.analyzer).expect("a set just loaded owns its analyzer"))
+    }
+
+    /// `analyzer` on the configured analysis threads.
+    pub fn analysis(&self, analyzer: Arc<Analyzer>) -> crate::daemon::Analysis {
+        crate::daemon::Analysis {
+            analyzer,
+            threads: self.analyze.threads,
+        }
     }
 
     /// Builds the router for the analyzer's watchlists, or fails listing every problem.

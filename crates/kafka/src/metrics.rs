@@ -20,6 +20,7 @@ pub struct Metrics {
     pub backpressure_seconds: CounterVec,
     pub rebalances: IntCounterVec,
     pub state_writes_coalesced: IntCounterVec,
+    pub records_prepared: IntCounterVec,
 }
 
 impl Metrics {
@@ -91,6 +92,11 @@ impl Metrics {
                 "Changelog writes not sent because a later write of the same key went in their place (at-least-once)",
                 &["stage"],
             )?,
+            records_prepared: counter(
+                "earshot_records_prepared_total",
+                "Records a stage took together with others and prepared ahead of their turn (scored on the analysis threads)",
+                &["stage"],
+            )?,
         };
         registry.register(Box::new(metrics.posts_received.clone()))?;
         registry.register(Box::new(metrics.records_produced.clone()))?;
@@ -102,6 +108,7 @@ impl Metrics {
         registry.register(Box::new(metrics.backpressure_seconds.clone()))?;
         registry.register(Box::new(metrics.rebalances.clone()))?;
         registry.register(Box::new(metrics.state_writes_coalesced.clone()))?;
+        registry.register(Box::new(metrics.records_prepared.clone()))?;
         Ok(metrics)
     }
 

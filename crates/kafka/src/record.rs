@@ -177,6 +177,20 @@ pub trait Processor: Send {
     /// Handles one record: pushes its outputs (possibly none) to `out`, or rejects it.
     fn process(&mut self, input: &Input<'_>, out: &mut Vec<Output>) -> Result<(), Reject>;
 
+    /// How many records the runner may hand to [`Processor::prepare`] at once; 1 (the
+    /// default): none, each record is taken as it comes.
+    fn read_ahead(&self) -> usize {
+        1
+    }
+
+    /// Records about to be processed, in the order [`Processor::process`] will get them:
+    /// work that needs no state changed by earlier records (analysis) can be done here for
+    /// all of them at once, on several threads. `process` is still called for each record
+    /// (but may not be, for one the runner dead-letters first) and must give the same
+    /// outcome whether or not this ran. A panic here is caught and ignored: `process`
+    /// meets it again, on the record that causes it.
+    fn prepare(&mut self, _inputs: &[Input<'_>]) {}
+
     /// Called about once a second and once at shutdown, for outputs that time produces
     /// (an incident closing when no post arrives).
     fn tick(&mut self, _out: &mut Vec<Output>) {}

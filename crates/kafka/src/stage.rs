@@ -8,7 +8,10 @@
 //! 1. apply rebalances: settle and hand back revoked partitions, restore assigned ones;
 //! 2. apply acknowledgements; stop on a delivery that failed for good;
 //! 3. wait while `max_in_flight` records await acknowledgement (backpressure);
-//! 4. take one record, process it, hand its outputs to the strategy;
+//! 4. take a record — or, for a processor that reads ahead, up to its
+//!    [`Processor::read_ahead`] records librdkafka already holds, stopping at a rebalance —
+//!    let the processor prepare them at once (analysis on several threads), then process
+//!    them one by one, in order, handing each one's outputs to the strategy;
 //! 5. store offsets or end a transaction when due; tick the processor once a second.
 //!
 //! It runs on a dedicated thread (`run_stage` blocks): librdkafka's callbacks run inside
@@ -17,7 +20,7 @@
 //! within the deadline, hand back the partitions, return.
 
 use std::any::Any;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{channel, Receiver};
@@ -163,6 +166,7 @@ struct Worker<'a, P, D> {
 /// and takes a lock on every call, and a record passes several of them.
 struct Counters {
     received: IntCounter,
+    prepared: IntCounter,
     latency: Histogram,
     in_flight: IntGauge,
     /// `records_produced` by output topic, filled as topics appear.
@@ -173,6 +177,7 @@ impl Counters {
     fn new(metrics: &Metrics, stage: &str) -> Self {
         Counters {
             received: metrics.posts_received.with_label_values(&[stage]),
+            prepared: metrics.records_prepared.with_label_values(&[stage]),
             latency: metrics.stage_latency.with_label_values(&[stage]),
             in_flight: metrics.in_flight.with_label_values(&[stage]),
             produced: HashMap::default(),
@@ -193,6 +198,8 @@ pub(crate) struct StageLoop<'a, P, D> {
     clients: Clients<'a>,
     worker: Worker<'a, P, D>,
     rebalances: Receiver<Rebalanced>,
+    /// Rebalances taken off the channel while reading ahead, applied before any newer one.
+    held_rebalances: VecDeque<Rebalanced>,
     /// Partitions of the input topic this replica owns now.
     assigned: BTreeSet<i32>,
     last_tick: Instant,
@@ -292,6 +299,7 @@ impl<'a, P: Processor, D: Delivery> StageLoop<'a, P, D> {
                 outputs: Vec::new(),
             },
             rebalances,
+            held_rebalances: VecDeque::new(),
             assigned: BTreeSet::new(),
             last_tick: Instant::now(),
         })
@@ -304,7 +312,6 @@ impl<'a, P: Processor, D: Delivery> StageLoop<'a, P, D> {
 
     /// Goes round until shutdown or an error.
     fn turn_until(&mut self, shutdown: &Shutdown) -> Result<(), StageError> {
-        let stage = self.clients.spec.name;
         loop {
             self.worker.health.beat();
             if shutdown.is_triggered() {
@@ -317,22 +324,25 @@ impl<'a, P: Processor, D: Delivery> StageLoop<'a, P, D> {
                 return Err(error);
             }
             worker.wait_for_room(clients, shutdown);
-            match clients.consumer.poll(POLL) {
-                None => {}
-                Some(Err(e)) => {
-                    clients
-                        .metrics
-                        .errors
-                        .with_label_values(&[stage, "consume"])
-                        .inc();
-                    if is_fatal(&e) {
-                        error!(stage, error = %e, "Fatal consumer error");
-                        return Err(StageError::Fatal(e));
-                    }
-                    warn!(stage, error = %e, code = ?e.rdkafka_error_code(), "Consumer error; retrying");
-                }
-                Some(Ok(message)) => worker.process(clients, &message)?,
+            let read_ahead = worker.processor.read_ahead().max(1);
+            let messages = take(
+                clients,
+                &self.rebalances,
+                &mut self.held_rebalances,
+                read_ahead,
+            )?;
+            let inputs: Vec<Input<'_>> = messages.iter().map(input_of).collect();
+            let prepared = if inputs.len() > 1 {
+                worker.prepare(&inputs)
+            } else {
+                Duration::ZERO
+            };
+            for input in &inputs {
+                worker.process(clients, input, prepared)?;
             }
+            // The records borrow the consumer, which a rewind seeks.
+            drop(inputs);
+            drop(messages);
             let rewind = worker
                 .delivery
                 .maintain(&clients.io(), &mut worker.report)?;
@@ -350,7 +360,11 @@ impl<'a, P: Processor, D: Delivery> StageLoop<'a, P, D> {
     /// and forgotten by the processor before librdkafka hands them to another replica;
     /// assigned ones are restored by the processor before their first record is fetched.
     fn apply_rebalances(&mut self) -> Result<(), StageError> {
-        while let Ok(event) = self.rebalances.try_recv() {
+        while let Some(event) = self
+            .held_rebalances
+            .pop_front()
+            .or_else(|| self.rebalances.try_recv().ok())
+        {
             let stage = self.clients.spec.name;
             match event {
                 Rebalanced::Revoked(partitions) => {
@@ -507,18 +521,34 @@ impl<'a, P: Processor, D: Delivery> StageLoop<'a, P, D> {
 }
 
 impl<P: Processor, D: Delivery> Worker<'_, P, D> {
+    /// Lets the processor prepare records it is about to get; returns each record's share
+    /// of the time it took. A panic is logged and otherwise ignored: `process` meets it
+    /// again on the record that causes it, and dead-letters that record alone.
+    fn prepare(&mut self, inputs: &[Input<'_>]) -> Duration {
+        let started = Instant::now();
+        self.counters.prepared.inc_by(inputs.len() as u64);
+        let processor = &mut self.processor;
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| processor.prepare(inputs))) {
+            let panic = panic_message(panic.as_ref());
+            warn!(stage = self.spec.name, panic = %panic, "Preparing records panicked; processing them one by one");
+        }
+        started.elapsed() / u32::try_from(inputs.len()).unwrap_or(u32::MAX).max(1)
+    }
+
     /// Takes one record: processes it (or dead-letters it) and hands its outputs over.
+    /// `prepared`: its share of the time spent preparing it with others, counted in its
+    /// processing time.
     fn process(
         &mut self,
         clients: &Clients<'_>,
-        message: &BorrowedMessage<'_>,
+        input: &Input<'_>,
+        prepared: Duration,
     ) -> Result<(), StageError> {
         self.health.connected.store(true, Ordering::Relaxed);
         let stage = self.spec.name;
         let started = Instant::now();
         self.report.received += 1;
         self.outputs.clear();
-        let input = input_of(message);
         let trace = input
             .trace_id
             .map(str::to_string)
@@ -533,7 +563,7 @@ impl<P: Processor, D: Delivery> Worker<'_, P, D> {
                 "the broker refused an output of this record for good",
             ))
         } else {
-            match process_caught(&mut self.processor, &input, &mut self.outputs) {
+            match process_caught(&mut self.processor, input, &mut self.outputs) {
                 Ok(outcome) => outcome,
                 Err(panic) => {
                     error!(stage, topic = input.topic, partition = input.partition, offset = input.offset, panic = %panic, "Processing a record panicked (a bug in Earshot)");
@@ -565,10 +595,10 @@ impl<P: Processor, D: Delivery> Worker<'_, P, D> {
                 .inc();
             self.report.dead_letters += 1;
             self.outputs.clear();
-            self.outputs.push(self.dead_letter(&input, &reject));
+            self.outputs.push(self.dead_letter(input, &reject));
         }
         let source = (D::KEEPS_INPUTS && !self.outputs.is_empty())
-            .then(|| Arc::new(Source::of(&input, &trace, ingested_at)));
+            .then(|| Arc::new(Source::of(input, &trace, ingested_at)));
         self.report.produced += self.outputs.len() as u64;
         let taken = Taken {
             partition: input.partition,
@@ -586,7 +616,7 @@ impl<P: Processor, D: Delivery> Worker<'_, P, D> {
         self.counters.received.inc();
         self.counters
             .latency
-            .observe(started.elapsed().as_secs_f64());
+            .observe((started.elapsed() + prepared).as_secs_f64());
         Ok(())
     }
 
@@ -758,6 +788,49 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".into());
     clip(&message, MAX_REASON_BYTES)
+}
+
+/// The records of one turn: the first waits up to `POLL`; while fewer than `read_ahead`
+/// are taken, more follow as long as librdkafka holds them already. Taking stops at a
+/// rebalance, which is held for the next turn: the records taken before it are of
+/// partitions still this replica's, since librdkafka waits for the loop to unassign them.
+fn take<'c>(
+    clients: &'c Clients<'_>,
+    rebalances: &Receiver<Rebalanced>,
+    held: &mut VecDeque<Rebalanced>,
+    read_ahead: usize,
+) -> Result<Vec<BorrowedMessage<'c>>, StageError> {
+    let stage = clients.spec.name;
+    let mut messages = Vec::new();
+    let mut wait = POLL;
+    while messages.len() < read_ahead {
+        let polled = clients.consumer.poll(wait);
+        wait = Duration::ZERO;
+        match polled {
+            None => break,
+            Some(Err(e)) => {
+                clients
+                    .metrics
+                    .errors
+                    .with_label_values(&[stage, "consume"])
+                    .inc();
+                if is_fatal(&e) {
+                    error!(stage, error = %e, "Fatal consumer error");
+                    return Err(StageError::Fatal(e));
+                }
+                warn!(stage, error = %e, code = ?e.rdkafka_error_code(), "Consumer error; retrying");
+                break;
+            }
+            Some(Ok(message)) => messages.push(message),
+        }
+        if read_ahead > 1 {
+            held.extend(rebalances.try_iter());
+            if !held.is_empty() {
+                break;
+            }
+        }
+    }
+    Ok(messages)
 }
 
 fn input_of<'a>(message: &'a BorrowedMessage<'a>) -> Input<'a> {

@@ -451,7 +451,7 @@ fn measure(
                     Kind::AnalyzeOnly => vec![spawn_analyze(
                         &kafka,
                         settings.limits,
-                        analyzer.clone(),
+                        settings.analysis(analyzer.clone()),
                         &metrics,
                         &shutdown,
                         None,
@@ -466,7 +466,7 @@ fn measure(
                         spawn_pipeline(
                             &kafka,
                             settings.limits,
-                            analyzer.clone(),
+                            settings.analysis(analyzer.clone()),
                             settings.router(analyzer)?,
                             shape,
                             RouteClock::Wall,

@@ -78,7 +78,7 @@ pub fn run(config: Option<&Path>, inputs: &[PathBuf], json: bool, quiet: bool) -
     let stages = spawn_pipeline(
         &settings.kafka,
         settings.limits,
-        analyzer.clone(),
+        settings.analysis(analyzer.clone()),
         router,
         settings.pipeline,
         crate::settings::RouteClock::Event,

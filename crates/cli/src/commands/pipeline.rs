@@ -67,7 +67,7 @@ pub fn run(config: Option<&Path>, stages: Stages) -> Result<ExitCode> {
         (Stages::Analyze, _) => vec![spawn_analyze(
             &settings.kafka,
             settings.limits,
-            analyzer,
+            settings.analysis(analyzer),
             &metrics,
             &shutdown,
             subscribe(),
@@ -89,7 +89,7 @@ pub fn run(config: Option<&Path>, stages: Stages) -> Result<ExitCode> {
             spawn_pipeline(
                 &settings.kafka,
                 settings.limits,
-                analyzer,
+                settings.analysis(analyzer),
                 router,
                 shape,
                 settings.route.clock,

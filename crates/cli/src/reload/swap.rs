@@ -83,6 +83,16 @@ impl<P: Processor + Reconfigure> Processor for Reloading<P> {
         self.inner.process(input, out)
     }
 
+    fn read_ahead(&self) -> usize {
+        self.inner.read_ahead()
+    }
+
+    /// Swaps a new set in first: what is prepared is prepared with the set in force.
+    fn prepare(&mut self, inputs: &[Input<'_>]) {
+        self.catch_up();
+        self.inner.prepare(inputs);
+    }
+
     fn tick(&mut self, out: &mut Vec<Output>) {
         self.catch_up();
         self.inner.tick(out);

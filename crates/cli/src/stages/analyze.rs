@@ -11,6 +11,8 @@ use earshot_model::{Post, PostLimits, ScoredPost, ANALYSIS_SCHEMA_VERSION};
 use earshot_pipeline::{score, Metrics};
 use prometheus::IntCounter;
 
+use crate::stages::ahead::{Ahead, Scoring};
+
 #[derive(Debug)]
 pub struct AnalyzeProcessor {
     analyzer: Arc<Analyzer>,
@@ -21,6 +23,8 @@ pub struct AnalyzeProcessor {
     /// The scored record's budget: Kafka's message size less room for what route adds to
     /// a ticket.
     max_output_bytes: usize,
+    /// Records scored ahead, on several threads, when there are several.
+    ahead: Ahead,
 }
 
 /// What route adds to a scored post when it makes a ticket (ids, reasons, SLA): a scored
@@ -47,7 +51,14 @@ impl AnalyzeProcessor {
             max_output_bytes: earshot_kafka::KafkaSettings::default()
                 .max_message_bytes
                 .saturating_sub(ROUTE_ROOM_BYTES),
+            ahead: Ahead::new(1),
         }
+    }
+
+    /// Records taken together are scored on `threads` threads (the stage's own included).
+    pub fn with_threads(mut self, threads: usize) -> AnalyzeProcessor {
+        self.ahead = Ahead::new(threads);
+        self
     }
 
     /// Posts larger than `limits` are dead-lettered; scored records are kept under
@@ -84,6 +95,19 @@ pub fn encode_within(scored: &mut ScoredPost, max_bytes: usize) -> Result<Vec<u8
     ))
 }
 
+/// Decodes, checks and scores a raw record.
+fn score_input(
+    analyzer: &Analyzer,
+    limits: &PostLimits,
+    scratch: &mut Scratch,
+    input: &Input<'_>,
+) -> Scoring {
+    let post = decode_post(input.payload, limits)?;
+    post.check_time(chrono::Utc::now(), limits)
+        .map_err(|e| Reject::new(e.code(), e.to_string()))?;
+    Ok(score(analyzer, scratch, post))
+}
+
 /// Decodes a post from a record, with the reason when it cannot be.
 pub fn decode_post(payload: Option<&[u8]>, limits: &PostLimits) -> Result<Post, Reject> {
     let bytes = payload.ok_or_else(|| Reject::new("empty_record", "the record has no payload"))?;
@@ -96,6 +120,7 @@ impl crate::reload::swap::Reconfigure for AnalyzeProcessor {
     /// Watchlists, lexicon and model are all in the analyzer: one `Arc` swapped.
     fn reconfigure(&mut self, set: &crate::config_set::ConfigSet) {
         self.analyzer = set.analyzer.clone();
+        self.ahead.clear();
     }
 }
 
@@ -107,15 +132,35 @@ impl AnalyzeProcessor {
 
     /// Decodes, checks and scores a raw record: the scored post, or `None` when it matched
     /// no watchlist (counted as discarded).
-    pub fn score_record(&mut self, input: &Input<'_>) -> Result<Option<ScoredPost>, Reject> {
-        let post = decode_post(input.payload, &self.limits)?;
-        post.check_time(chrono::Utc::now(), &self.limits)
-            .map_err(|e| Reject::new(e.code(), e.to_string()))?;
-        let scored = score(&self.analyzer, &mut self.scratch, post);
-        if scored.is_none() {
+    pub fn score_record(&mut self, input: &Input<'_>) -> Scoring {
+        let scoring = match self.ahead.take(input) {
+            Some(scoring) => scoring,
+            None => score_input(&self.analyzer, &self.limits, &mut self.scratch, input),
+        };
+        if matches!(scoring, Ok(None)) {
             self.discarded.inc();
         }
-        Ok(scored)
+        scoring
+    }
+
+    /// How many records the stage should take per turn.
+    pub fn read_ahead(&self) -> usize {
+        self.ahead.read_ahead()
+    }
+
+    /// How many records are scored ahead and not yet taken.
+    #[cfg(test)]
+    pub(crate) fn scored_ahead(&self) -> usize {
+        self.ahead.len()
+    }
+
+    /// Scores records taken together ahead of their turn, on the stage's threads.
+    pub fn score_ahead(&mut self, inputs: &[Input<'_>]) {
+        let (analyzer, limits) = (&*self.analyzer, &self.limits);
+        self.ahead
+            .prepare(inputs, &mut self.scratch, &|scratch, input| {
+                score_input(analyzer, limits, scratch, input)
+            });
     }
 
     /// The scored post as a record of the scored topic, its explanation cut to fit.
@@ -137,5 +182,13 @@ impl Processor for AnalyzeProcessor {
             out.push(self.scored_output(&mut scored)?);
         }
         Ok(())
+    }
+
+    fn read_ahead(&self) -> usize {
+        AnalyzeProcessor::read_ahead(self)
+    }
+
+    fn prepare(&mut self, inputs: &[Input<'_>]) {
+        self.score_ahead(inputs);
     }
 }

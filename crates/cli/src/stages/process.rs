@@ -72,6 +72,16 @@ impl Processor for ProcessProcessor {
         self.route.route_scored(input, scored, out)
     }
 
+    fn read_ahead(&self) -> usize {
+        self.analyze.read_ahead()
+    }
+
+    /// Analysis is the stateless half: done ahead, on the analyze threads. Routing waits
+    /// for each record's turn.
+    fn prepare(&mut self, inputs: &[Input<'_>]) {
+        self.analyze.score_ahead(inputs);
+    }
+
     fn tick(&mut self, out: &mut Vec<Output>) {
         self.route.tick(out);
     }
@@ -189,6 +199,68 @@ mod tests {
                 "tickets made"
             );
             assert_eq!(fused, split, "tap {tap}");
+        }
+    }
+
+    /// The fused processor on `threads` analysis threads, fed `posts` as the runner feeds
+    /// it: `batch` records prepared together, then processed one by one.
+    fn in_batches(
+        posts: &[Vec<u8>],
+        threads: usize,
+        batch: usize,
+    ) -> Vec<Result<Vec<(String, Vec<u8>)>, &'static str>> {
+        let (analyzer, router, topics) = parts();
+        let metrics = Metrics::unregistered();
+        let analyze =
+            AnalyzeProcessor::new(analyzer, topics.scored.clone(), &metrics).with_threads(threads);
+        let route = RouteProcessor::new(router, topics.clone(), metrics.clone())
+            .with_clock(earshot_pipeline::RouteClock::Event)
+            .reading(topics.raw.clone());
+        let mut fused = ProcessProcessor::new(analyze, route, false);
+        let inputs: Vec<Input<'_>> = posts
+            .iter()
+            .enumerate()
+            .map(|(i, post)| Input::bare("earshot.posts.raw", 0, i as i64, Some(post)))
+            .collect();
+        let mut results = Vec::new();
+        for records in inputs.chunks(batch) {
+            fused.prepare(records);
+            let ahead = if threads > 1 && records.len() > 1 {
+                records.len()
+            } else {
+                0
+            };
+            assert_eq!(fused.analyze.scored_ahead(), ahead, "scored ahead");
+            for input in records {
+                let mut out = Vec::new();
+                let result = fused.process(input, &mut out).map(|()| {
+                    out.into_iter()
+                        .map(|o| (o.topic, o.payload.unwrap_or_default()))
+                        .collect()
+                });
+                results.push(result.map_err(|r| r.code));
+            }
+        }
+        results
+    }
+
+    #[test]
+    fn scoring_ahead_on_threads_changes_no_output() {
+        let mut posts = sample();
+        posts.insert(7, b"not json".to_vec());
+        posts.insert(90, br#"{"id":"","text":"empty id"}"#.to_vec());
+        let alone = in_batches(&posts, 1, 1);
+        assert!(
+            alone.iter().flatten().flatten().count() > 50,
+            "tickets made"
+        );
+        assert!(alone.iter().any(Result::is_err), "rejects made");
+        for (threads, batch) in [(2, 64), (3, 37), (4, 1)] {
+            assert_eq!(
+                in_batches(&posts, threads, batch),
+                alone,
+                "{threads} threads"
+            );
         }
     }
 
