@@ -7,7 +7,9 @@
 //!     cargo bench --bench stage
 //!
 //! Times are the benchmark thread's CPU time (`common/thread_cpu.rs`), not wall time: on a
-//! shared machine that is what stays put between runs.
+//! shared machine that is what stays put between runs. `stage_wall/fused_threads_N` is the
+//! exception: the fused processor with N scoring threads (`[analyze] threads`), in wall
+//! time, since it measures work moved off the stage's thread.
 
 /// The allocator the `earshot` binary uses, so the numbers match it.
 #[global_allocator]
@@ -135,6 +137,63 @@ fn stages(c: &mut Criterion<ThreadCpu>) {
     group.finish();
 }
 
+/// The fused processor with scoring threads (`[analyze] threads`), fed as the runner feeds
+/// it: records taken together are handed to the scoring threads, then processed one by one
+/// as their scorings come back. Wall time, since the point is the work the other threads
+/// take off the stage's: with 0 threads the records are taken one at a time, as the runner
+/// does then.
+fn scoring_ahead(c: &mut Criterion) {
+    let settings = settings();
+    let analyzer = Arc::new(settings.analyzer().expect("the analyzer"));
+    let metrics = Metrics::unregistered();
+    let raw = settings.kafka.topics.raw.clone();
+    let posts = posts();
+    let inputs: Vec<Input<'_>> = posts
+        .iter()
+        .enumerate()
+        .map(|(i, post)| Input::bare(&raw, 0, i as i64, Some(post)))
+        .collect();
+    let mut group = c.benchmark_group("stage_wall");
+    group.throughput(Throughput::Elements(posts.len() as u64));
+    group.sample_size(20);
+    for threads in [0, 1, 2] {
+        let fused = || {
+            let analyze = AnalyzeProcessor::new(
+                analyzer.clone(),
+                settings.kafka.topics.scored.clone(),
+                &metrics,
+            )
+            .with_threads(threads);
+            let router = settings.router(&analyzer).expect("the router");
+            ProcessProcessor::new(
+                analyze,
+                route(&settings, router, &metrics).reading(raw.clone()),
+                false,
+            )
+        };
+        group.bench_function(format!("fused_threads_{threads}"), |b| {
+            b.iter_batched(
+                fused,
+                |mut fused| {
+                    let mut out: Vec<Output> = Vec::new();
+                    for records in inputs.chunks(fused.read_ahead()) {
+                        if records.len() > 1 {
+                            fused.prepare(records);
+                        }
+                        for input in records {
+                            out.clear();
+                            let _ = fused.process(input, &mut out);
+                        }
+                    }
+                    fused
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
+}
+
 /// Prints what the fused stage writes per input post, by topic: the broker traffic the
 /// throughput figures carry besides the raw posts.
 fn report_bytes(settings: &Settings, posts: &[Vec<u8>], fused: impl Fn() -> ProcessProcessor) {
@@ -185,4 +244,5 @@ criterion_group! {
     config = thread_cpu::criterion();
     targets = stages
 }
-criterion_main!(benches);
+criterion_group!(wall, scoring_ahead);
+criterion_main!(benches, wall);

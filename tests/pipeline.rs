@@ -85,8 +85,9 @@ in_both_shapes!(
     backpressure_bounds_what_is_in_flight_and_loses_nothing,
 );
 
-/// The fused stage scoring ahead on three threads: records taken together are scored at
-/// once, routed one by one, and the outputs are exactly those of one thread.
+/// The fused stage with three scoring threads: records taken together are scored ahead
+/// while the stage's thread routes them one by one, and the outputs are exactly those of
+/// the stage's thread alone.
 mod scored_ahead_on_threads {
     use super::*;
 
@@ -138,7 +139,7 @@ fn full_run_every_post_accounted_for(shape: Shape) {
         assert_eq!(received(m, "route") as usize, expected.relevant.len());
     }
     assert_eq!(dropped + expected.relevant.len(), expected.posts);
-    if fx.settings.analyze.threads > 1 {
+    if fx.settings.analyze.threads > 0 {
         let prepared = m
             .records_prepared
             .with_label_values(&[shape.input_stage()])

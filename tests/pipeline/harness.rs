@@ -38,14 +38,14 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 thread_local! {
     /// `[analyze] threads` of the fixtures this test's thread starts.
-    static ANALYSIS_THREADS: std::cell::Cell<usize> = const { std::cell::Cell::new(1) };
+    static ANALYSIS_THREADS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// Runs `test` with its fixtures' analysing stages scoring on `threads` threads.
+/// Runs `test` with its fixtures' analysing stages scoring ahead on `threads` threads.
 pub fn with_analysis_threads<T>(threads: usize, test: impl FnOnce() -> T) -> T {
     ANALYSIS_THREADS.set(threads);
     let result = test();
-    ANALYSIS_THREADS.set(1);
+    ANALYSIS_THREADS.set(0);
     result
 }
 

@@ -54,10 +54,10 @@ fn lines(posts: &[&str]) -> Vec<Vec<u8>> {
 }
 
 fn poisoned_analyze(fx: &Fixture) -> Stage {
-    poisoned_analyze_on(fx, 1)
+    poisoned_analyze_on(fx, 0)
 }
 
-/// The poisoned analyze stage scoring on `threads` threads.
+/// The poisoned analyze stage with `threads` scoring threads.
 fn poisoned_analyze_on(fx: &Fixture, threads: usize) -> Stage {
     let processor = PanicsOnPoison(
         AnalyzeProcessor::new(fx.analyzer.clone(), fx.topics().scored.clone(), &fx.metrics)
@@ -103,7 +103,7 @@ fn a_panicking_record_goes_to_the_dlq_and_the_partition_moves_on() {
     the_poison_alone_is_dead_lettered(&fx, analyze, route, &mut out);
 }
 
-/// The same bug met while scoring records ahead on two threads: preparing the records
+/// The same bug met while handing records to two scoring threads: preparing the records
 /// panics, is ignored, and processing meets the panic again on the poison record alone,
 /// which goes to the DLQ; the records taken with it still become tickets.
 #[test]

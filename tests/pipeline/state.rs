@@ -116,7 +116,7 @@ fn wait_for_route(
 
 in_both_shapes!(route_state_moves_with_its_partition_and_a_replay_changes_nothing);
 
-/// Fused replicas scoring ahead on two threads: a rebalance arriving while a replica takes
+/// Fused replicas with two scoring threads each: a rebalance arriving while a replica takes
 /// records together stops the taking, the records taken are routed before the partitions
 /// are handed over, and the state still moves with its partition.
 #[test]

@@ -75,8 +75,7 @@ impl RunningStage {
 #[derive(Debug, Clone)]
 pub struct Analysis {
     pub analyzer: Arc<Analyzer>,
-    /// Threads that score the records a stage takes together, its own included
-    /// (`[analyze] threads`).
+    /// Threads that score records ahead of the stage's thread (`[analyze] threads`).
     pub threads: usize,
 }
 
@@ -85,7 +84,7 @@ impl From<Arc<Analyzer>> for Analysis {
     fn from(analyzer: Arc<Analyzer>) -> Analysis {
         Analysis {
             analyzer,
-            threads: 1,
+            threads: 0,
         }
     }
 }

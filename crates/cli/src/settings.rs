@@ -60,9 +60,9 @@ pub struct AnalyzeSettings {
     /// reads only the scores, and the explanation is most of a scored record's size and of
     /// the time spent making it. `earshot score --explain` and `earshot explain` turn it on.
     pub explain: bool,
-    /// Threads each analysing stage (the fused stage, the analyze stage) scores on, its own
-    /// included. Records it takes together are split among them; routing stays on the
-    /// stage's thread, in order. 1: the stage's thread alone.
+    /// Threads that score records ahead for each analysing stage (the fused stage, the
+    /// analyze stage), beside the stage's own thread, which then routes and produces them
+    /// in order. 0: the stage's thread scores each record itself.
     pub threads: usize,
 }
 
@@ -103,7 +103,7 @@ impl Default for AnalyzeSettings {
             model: ModelChoice::Builtin,
             explain_features: 3,
             explain: false,
-            threads: 1,
+            threads: 0,
         }
     }
 }

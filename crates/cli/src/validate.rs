@@ -220,7 +220,7 @@ const SCHEMA: &[(&str, Kind)] = &[
             ("model", Kind::Str),
             ("explain_features", Kind::Int(0, 1000)),
             ("explain", Kind::Bool),
-            ("threads", Kind::Int(1, 256)),
+            ("threads", Kind::Int(0, 256)),
         ]),
     ),
     (

@@ -23,7 +23,7 @@ pub struct AnalyzeProcessor {
     /// The scored record's budget: Kafka's message size less room for what route adds to
     /// a ticket.
     max_output_bytes: usize,
-    /// Records scored ahead, on several threads, when there are several.
+    /// Records scored ahead on threads of their own, when there are any.
     ahead: Ahead,
 }
 
@@ -51,11 +51,12 @@ impl AnalyzeProcessor {
             max_output_bytes: earshot_kafka::KafkaSettings::default()
                 .max_message_bytes
                 .saturating_sub(ROUTE_ROOM_BYTES),
-            ahead: Ahead::new(1),
+            ahead: Ahead::new(0),
         }
     }
 
-    /// Records taken together are scored on `threads` threads (the stage's own included).
+    /// Records taken together are scored ahead on `threads` threads beside the stage's
+    /// (0: none).
     pub fn with_threads(mut self, threads: usize) -> AnalyzeProcessor {
         self.ahead = Ahead::new(threads);
         self
@@ -95,14 +96,14 @@ pub fn encode_within(scored: &mut ScoredPost, max_bytes: usize) -> Result<Vec<u8
     ))
 }
 
-/// Decodes, checks and scores a raw record.
-fn score_input(
+/// Decodes, checks and scores a raw record's payload.
+pub fn score_payload(
     analyzer: &Analyzer,
     limits: &PostLimits,
     scratch: &mut Scratch,
-    input: &Input<'_>,
+    payload: Option<&[u8]>,
 ) -> Scoring {
-    let post = decode_post(input.payload, limits)?;
+    let post = decode_post(payload, limits)?;
     post.check_time(chrono::Utc::now(), limits)
         .map_err(|e| Reject::new(e.code(), e.to_string()))?;
     Ok(score(analyzer, scratch, post))
@@ -120,7 +121,7 @@ impl crate::reload::swap::Reconfigure for AnalyzeProcessor {
     /// Watchlists, lexicon and model are all in the analyzer: one `Arc` swapped.
     fn reconfigure(&mut self, set: &crate::config_set::ConfigSet) {
         self.analyzer = set.analyzer.clone();
-        self.ahead.clear();
+        self.ahead.forget();
     }
 }
 
@@ -135,7 +136,12 @@ impl AnalyzeProcessor {
     pub fn score_record(&mut self, input: &Input<'_>) -> Scoring {
         let scoring = match self.ahead.take(input) {
             Some(scoring) => scoring,
-            None => score_input(&self.analyzer, &self.limits, &mut self.scratch, input),
+            None => score_payload(
+                &self.analyzer,
+                &self.limits,
+                &mut self.scratch,
+                input.payload,
+            ),
         };
         if matches!(scoring, Ok(None)) {
             self.discarded.inc();
@@ -154,13 +160,10 @@ impl AnalyzeProcessor {
         self.ahead.len()
     }
 
-    /// Scores records taken together ahead of their turn, on the stage's threads.
+    /// Hands records taken together to the scoring threads, which score them while the
+    /// stage's thread processes the ones before.
     pub fn score_ahead(&mut self, inputs: &[Input<'_>]) {
-        let (analyzer, limits) = (&*self.analyzer, &self.limits);
-        self.ahead
-            .prepare(inputs, &mut self.scratch, &|scratch, input| {
-                score_input(analyzer, limits, scratch, input)
-            });
+        self.ahead.prepare(inputs, &self.analyzer, self.limits);
     }
 
     /// The scored post as a record of the scored topic, its explanation cut to fit.
