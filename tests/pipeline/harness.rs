@@ -37,7 +37,9 @@ const PUBLISH_WITHIN: Duration = Duration::from_secs(30);
 static SERIAL: Mutex<()> = Mutex::new(());
 
 thread_local! {
-    /// `[analyze] threads` of the fixtures this test's thread starts.
+    /// `[analyze] threads` of the fixtures this test's thread starts: 0 (the stage's thread
+    /// scores each record, as taken one at a time) unless [`with_analysis_threads`] says
+    /// otherwise. The tests through the `earshot` binary run the default, one thread.
     static ANALYSIS_THREADS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 

@@ -62,7 +62,8 @@ pub struct AnalyzeSettings {
     pub explain: bool,
     /// Threads that score records ahead for each analysing stage (the fused stage, the
     /// analyze stage), beside the stage's own thread, which then routes and produces them
-    /// in order. 0: the stage's thread scores each record itself.
+    /// in order. 0: the stage's thread scores each record itself. 1 by default: even on two
+    /// cores shared with the broker, one scoring thread made the fused stage 10–15% faster.
     pub threads: usize,
 }
 
@@ -103,7 +104,7 @@ impl Default for AnalyzeSettings {
             model: ModelChoice::Builtin,
             explain_features: 3,
             explain: false,
-            threads: 0,
+            threads: 1,
         }
     }
 }

@@ -650,6 +650,7 @@ fn bench_pipeline_reports_every_run_and_their_ratios() {
         "earshot run's default shape"
     );
     assert_eq!(report["profile"], "default");
+    assert_eq!(report["analysis_threads"], 1, "the default");
     for ratio in ["ratio", "fused_ratio", "split_ratio", "analyze_only_ratio"] {
         assert!(report[ratio].as_f64().unwrap() > 0.0, "{report}");
     }

@@ -78,6 +78,8 @@ pub struct BenchReport {
     pub analyze_only_ratio: f64,
     /// Throughput runs of each kind, interleaved: round 1 runs every kind, then round 2…
     pub runs: usize,
+    /// `[analyze] threads` of the analyze-only, fused and split runs.
+    pub analysis_threads: usize,
 }
 
 /// The low-latency client profile (docs/operations.md): producers send at once instead of
@@ -216,6 +218,7 @@ pub fn run(
         split_ratio,
         analyze_only_ratio,
         runs,
+        analysis_threads: settings.analyze.threads,
         pass_through,
         analyze_only,
         pipeline,
@@ -226,8 +229,8 @@ pub fn run(
         output::print(format_args!("{}", serde_json::to_string(&report)?))?;
     } else {
         output::print(format_args!(
-            "broker: {}, client profile: {}, throughput runs per kind: {}",
-            report.broker, report.profile, report.runs
+            "broker: {}, client profile: {}, throughput runs per kind: {}, analysis threads: {}",
+            report.broker, report.profile, report.runs, report.analysis_threads
         ))?;
         for r in [
             &report.pass_through,
