@@ -202,13 +202,12 @@ mod tests {
         }
     }
 
+    /// What one record made: (topic, payload) of each output, or the rejection's code.
+    type Outcome = Result<Vec<(String, Vec<u8>)>, &'static str>;
+
     /// The fused processor with `threads` scoring threads, fed `posts` as the runner feeds
     /// it: `batch` records prepared together, then processed one by one.
-    fn in_batches(
-        posts: &[Vec<u8>],
-        threads: usize,
-        batch: usize,
-    ) -> Vec<Result<Vec<(String, Vec<u8>)>, &'static str>> {
+    fn in_batches(posts: &[Vec<u8>], threads: usize, batch: usize) -> Vec<Outcome> {
         let (analyzer, router, topics) = parts();
         let metrics = Metrics::unregistered();
         let analyze =
