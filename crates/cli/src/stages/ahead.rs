@@ -84,8 +84,7 @@ struct Job {
     seq: u64,
     index: usize,
     claims: Arc<Claims>,
-    analyzer: Arc<Analyzer>,
-    limits: PostLimits,
+    turn: Arc<Turn>,
     payload: Option<Arc<[u8]>>,
 }
 
@@ -126,9 +125,7 @@ impl Pool {
         }
         (!pool.threads.is_empty()).then_some(pool)
     }
-}
 
-impl Pool {
     /// The next scoring to come back. A scoring thread is on a record the stage's thread
     /// waits for, which takes microseconds: the stage's thread spins that long before it
     /// sleeps, since being put to sleep and woken costs about as much again per record.
@@ -163,22 +160,29 @@ fn work(jobs: Receiver<Job>, done: Sender<Done>, score: ScoreFn) {
         if !job.claims.claim(job.index) {
             continue;
         }
-        let scoring = catch_unwind(AssertUnwindSafe(|| {
-            score(
-                &job.analyzer,
-                &job.limits,
-                &mut scratch,
-                job.payload.as_deref(),
-            )
-        }));
-        if scoring.is_err() {
-            // A panic may have left the buffers half-filled.
-            scratch = Scratch::new();
-        }
-        if done.send((job.seq, scoring.ok())).is_err() {
+        let scoring = score_caught(score, &job.turn, &mut scratch, job.payload.as_deref());
+        if done.send((job.seq, scoring)).is_err() {
             return;
         }
     }
+}
+
+/// Scores one payload with what its turn scores with; `None` when scoring panicked, which
+/// leaves the record to be scored again under the runner's per-record guard.
+fn score_caught(
+    score: ScoreFn,
+    turn: &Turn,
+    scratch: &mut Scratch,
+    payload: Option<&[u8]>,
+) -> Option<Scoring> {
+    let scoring = catch_unwind(AssertUnwindSafe(|| {
+        score(&turn.analyzer, &turn.limits, scratch, payload)
+    }));
+    if scoring.is_err() {
+        // A panic may have left the buffers half-filled.
+        *scratch = Scratch::new();
+    }
+    scoring.ok()
 }
 
 /// A record handed over this turn.
@@ -212,7 +216,7 @@ pub struct Ahead {
     /// their record's turn.
     arrived: HashMap<u64, Option<Scoring>>,
     next_seq: u64,
-    turn: Option<Turn>,
+    turn: Option<Arc<Turn>>,
     /// The stage's thread's buffers for the records it scores while it waits.
     scratch: Scratch,
     score: ScoreFn,
@@ -256,10 +260,11 @@ impl Ahead {
             return;
         };
         self.claims = Arc::new(Claims::new(inputs.len()));
-        self.turn = Some(Turn {
+        let turn = Arc::new(Turn {
             analyzer: analyzer.clone(),
             limits,
         });
+        self.turn = Some(turn.clone());
         for (index, (input, jobs)) in inputs.iter().zip(pool.jobs.iter().cycle()).enumerate() {
             let seq = self.next_seq;
             self.next_seq += 1;
@@ -268,8 +273,7 @@ impl Ahead {
                 seq,
                 index,
                 claims: self.claims.clone(),
-                analyzer: analyzer.clone(),
-                limits,
+                turn: turn.clone(),
                 payload: payload.clone(),
             };
             if jobs.send(job).is_err() {
@@ -336,15 +340,13 @@ impl Ahead {
         let Some(record) = self.pending.iter().find(|p| self.claims.claim(p.index)) else {
             return false;
         };
-        let (seq, payload) = (record.seq, record.payload.clone());
-        let (score, scratch) = (self.score, &mut self.scratch);
-        let scoring = catch_unwind(AssertUnwindSafe(|| {
-            score(&turn.analyzer, &turn.limits, scratch, payload.as_deref())
-        }));
-        if scoring.is_err() {
-            self.scratch = Scratch::new();
-        }
-        self.arrived.insert(seq, scoring.ok());
+        let scoring = score_caught(
+            self.score,
+            turn,
+            &mut self.scratch,
+            record.payload.as_deref(),
+        );
+        self.arrived.insert(record.seq, scoring);
         true
     }
 
@@ -510,9 +512,56 @@ mod tests {
         }
     }
 
-    /// Whether [`gated`] lets scoring go on, and how many records it was asked to score.
-    static GATE_OPEN: AtomicBool = AtomicBool::new(false);
-    static GATED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    /// Holds scoring back until opened, and counts the records it was asked to score; a
+    /// static of its own per test, since tests run side by side and [`ScoreFn`] is a plain
+    /// function.
+    struct Gate {
+        open: AtomicBool,
+        asked: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Gate {
+        const fn new() -> Gate {
+            Gate {
+                open: AtomicBool::new(false),
+                asked: std::sync::atomic::AtomicUsize::new(0),
+            }
+        }
+
+        /// Counts a record, then holds it while `hold` and the gate is shut; scores it as
+        /// the stage does.
+        fn score(
+            &self,
+            hold: bool,
+            analyzer: &Analyzer,
+            limits: &PostLimits,
+            scratch: &mut Scratch,
+            payload: Option<&[u8]>,
+        ) -> Scoring {
+            self.asked.fetch_add(1, Ordering::SeqCst);
+            while hold && !self.open.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            score_payload(analyzer, limits, scratch, payload)
+        }
+
+        fn asked(&self) -> usize {
+            self.asked.load(Ordering::SeqCst)
+        }
+
+        /// Waits until at least `records` were asked for.
+        fn wait_until_asked(&self, records: usize) {
+            while self.asked() < records {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+
+        fn open(&self) {
+            self.open.store(true, Ordering::SeqCst);
+        }
+    }
+
+    static GATE: Gate = Gate::new();
 
     /// Scores as the stage does once the gate is open.
     fn gated(
@@ -521,11 +570,7 @@ mod tests {
         scratch: &mut Scratch,
         payload: Option<&[u8]>,
     ) -> Scoring {
-        GATED.fetch_add(1, Ordering::SeqCst);
-        while !GATE_OPEN.load(Ordering::SeqCst) {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-        score_payload(analyzer, limits, scratch, payload)
+        GATE.score(true, analyzer, limits, scratch, payload)
     }
 
     #[test]
@@ -536,12 +581,10 @@ mod tests {
         let mut ahead = Ahead::scoring_with(1, gated);
         ahead.prepare(&inputs, &analyzer, PostLimits::default());
         // The scoring thread is held on record 0.
-        while GATED.load(Ordering::SeqCst) == 0 {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
+        GATE.wait_until_asked(1);
         // Record 1: no thread started it, so the stage's thread scores it.
         assert!(ahead.take(&inputs[1]).is_none());
-        GATE_OPEN.store(true, Ordering::SeqCst);
+        GATE.open();
         // Each of the rest is handed out by the thread or left to the stage's thread, as
         // they race; either way it is the record's own scoring.
         let mut here = 0;
@@ -556,26 +599,20 @@ mod tests {
             assert_eq!(outcome, on_the_spot(&analyzer, input));
         }
         // The thread scored record 0 and skipped record 1, the stage's.
-        assert_eq!(GATED.load(Ordering::SeqCst), inputs.len() - 1 - here);
+        assert_eq!(GATE.asked(), inputs.len() - 1 - here);
     }
 
-    static HELD_OPEN: AtomicBool = AtomicBool::new(false);
-    static HELD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    static HELD: Gate = Gate::new();
 
-    /// Scores as the stage does; record 0 only once `HELD_OPEN` is set.
+    /// Scores as the stage does; record 0 only once `HELD` is open.
     fn holds_record_zero(
         analyzer: &Analyzer,
         limits: &PostLimits,
         scratch: &mut Scratch,
         payload: Option<&[u8]>,
     ) -> Scoring {
-        HELD.fetch_add(1, Ordering::SeqCst);
-        while payload.is_some_and(|p| p.starts_with(br#"{"id":"p0""#))
-            && !HELD_OPEN.load(Ordering::SeqCst)
-        {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-        score_payload(analyzer, limits, scratch, payload)
+        let zero = payload.is_some_and(|p| p.starts_with(br#"{"id":"p0""#));
+        HELD.score(zero, analyzer, limits, scratch, payload)
     }
 
     #[test]
@@ -585,23 +622,19 @@ mod tests {
         let inputs = inputs(&payloads[..10]);
         let mut ahead = Ahead::scoring_with(1, holds_record_zero);
         ahead.prepare(&inputs, &analyzer, PostLimits::default());
-        while HELD.load(Ordering::SeqCst) == 0 {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
+        HELD.wait_until_asked(1);
         // The scoring thread is on record 0. Waiting for it, the stage's thread scores the
         // nine after it; then it is let go.
         let opener = std::thread::spawn(|| {
-            while HELD.load(Ordering::SeqCst) < 10 {
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
-            HELD_OPEN.store(true, Ordering::SeqCst);
+            HELD.wait_until_asked(10);
+            HELD.open();
         });
         for input in &inputs {
             let taken = ahead.take(input).expect("scored ahead, there or here");
             assert_eq!(outcome(&taken), on_the_spot(&analyzer, input));
         }
         opener.join().unwrap();
-        assert_eq!(HELD.load(Ordering::SeqCst), 10, "each record scored once");
+        assert_eq!(HELD.asked(), 10, "each record scored once");
     }
 
     #[test]
