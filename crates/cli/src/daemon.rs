@@ -79,16 +79,6 @@ pub struct Analysis {
     pub threads: usize,
 }
 
-/// The analyzer on the stage's thread alone.
-impl From<Arc<Analyzer>> for Analysis {
-    fn from(analyzer: Arc<Analyzer>) -> Analysis {
-        Analysis {
-            analyzer,
-            threads: 0,
-        }
-    }
-}
-
 impl Analysis {
     fn processor(
         self,
@@ -105,13 +95,13 @@ impl Analysis {
 pub fn spawn_analyze(
     kafka: &KafkaConfig,
     limits: earshot_model::PostLimits,
-    analysis: impl Into<Analysis>,
+    analysis: Analysis,
     metrics: &Metrics,
     shutdown: &Shutdown,
     updates: Option<Updates>,
 ) -> RunningStage {
     let spec = kafka.analyze_stage(Some(instance_id()));
-    let processor = analysis.into().processor(kafka, limits, metrics);
+    let processor = analysis.processor(kafka, limits, metrics);
     spawn_following(
         spec,
         kafka.clone(),
@@ -156,7 +146,7 @@ pub struct Fused {
 pub fn spawn_process(
     kafka: &KafkaConfig,
     limits: earshot_model::PostLimits,
-    analysis: impl Into<Analysis>,
+    analysis: Analysis,
     router: earshot_route::Router,
     fused: Fused,
     metrics: &Metrics,
@@ -164,7 +154,7 @@ pub fn spawn_process(
     updates: Option<Updates>,
 ) -> RunningStage {
     let spec = kafka.process_stage(Some(instance_id()));
-    let analyze = analysis.into().processor(kafka, limits, metrics);
+    let analyze = analysis.processor(kafka, limits, metrics);
     let route = route_processor(kafka, &spec.group_id, limits, router, fused.clock, metrics)
         .reading(kafka.topics.raw.clone());
     spawn_following(
@@ -184,7 +174,7 @@ pub fn spawn_process(
 pub fn spawn_pipeline(
     kafka: &KafkaConfig,
     limits: earshot_model::PostLimits,
-    analysis: impl Into<Analysis>,
+    analysis: Analysis,
     router: earshot_route::Router,
     shape: crate::settings::PipelineSettings,
     clock: crate::settings::RouteClock,
@@ -192,7 +182,6 @@ pub fn spawn_pipeline(
     shutdown: &Shutdown,
     updates: &dyn Fn() -> Option<Updates>,
 ) -> Vec<RunningStage> {
-    let analysis = analysis.into();
     match shape.shape {
         Shape::Fused => {
             let fused = Fused {

@@ -149,21 +149,10 @@ impl AnalyzeProcessor {
         scoring
     }
 
-    /// How many records the stage should take per turn.
-    pub fn read_ahead(&self) -> usize {
-        self.ahead.read_ahead()
-    }
-
     /// How many records are scored ahead and not yet taken.
     #[cfg(test)]
     pub(crate) fn scored_ahead(&self) -> usize {
         self.ahead.len()
-    }
-
-    /// Hands records taken together to the scoring threads, which score them while the
-    /// stage's thread processes the ones before.
-    pub fn score_ahead(&mut self, inputs: &[Input<'_>]) {
-        self.ahead.prepare(inputs, &self.analyzer, self.limits);
     }
 
     /// The scored post as a record of the scored topic, its explanation cut to fit.
@@ -188,10 +177,12 @@ impl Processor for AnalyzeProcessor {
     }
 
     fn read_ahead(&self) -> usize {
-        AnalyzeProcessor::read_ahead(self)
+        self.ahead.read_ahead()
     }
 
+    /// Hands records taken together to the scoring threads, which score them while the
+    /// stage's thread processes the ones before.
     fn prepare(&mut self, inputs: &[Input<'_>]) {
-        self.score_ahead(inputs);
+        self.ahead.prepare(inputs, &self.analyzer, self.limits);
     }
 }

@@ -79,7 +79,7 @@ impl Processor for ProcessProcessor {
     /// Analysis is the stateless half: done ahead, on the analyze threads. Routing waits
     /// for each record's turn.
     fn prepare(&mut self, inputs: &[Input<'_>]) {
-        self.analyze.score_ahead(inputs);
+        self.analyze.prepare(inputs);
     }
 
     fn tick(&mut self, out: &mut Vec<Output>) {
